@@ -1,0 +1,145 @@
+// One hierarchy for every failure a caller can see. Each class carries the
+// D-Bus error name it maps to; the dispatcher sends `dbusName` and `message`
+// and nothing else, so no stack trace ever reaches a caller.
+import { errnoName } from './native/errno';
+
+export const ERROR_PREFIX = 'org.nsmount.NsMount1.Error.';
+
+export class NsMountError extends Error {
+  /** Full D-Bus error name. */
+  readonly dbusName: string;
+
+  constructor(shortOrFullName: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.dbusName = shortOrFullName.includes('.') ? shortOrFullName : ERROR_PREFIX + shortOrFullName;
+  }
+}
+
+/** An argument or option key is malformed; `argument` names it (e.g. "name", "options.Mode"). */
+export class InvalidArgument extends NsMountError {
+  constructor(readonly argument: string, reason: string) {
+    super('InvalidArgument', `${argument}: ${reason}`);
+  }
+}
+
+export class NotAuthorized extends NsMountError {
+  constructor(message: string) {
+    super('NotAuthorized', message);
+  }
+}
+
+/** polkit answered with a challenge and the caller did not allow interactive authorization. */
+export class InteractiveAuthorizationRequired extends NsMountError {
+  constructor(action: string) {
+    super(
+      'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired',
+      `authorization for ${action} needs authentication; call again with the ALLOW_INTERACTIVE_AUTHORIZATION flag`,
+    );
+  }
+}
+
+export class QuotaExceeded extends NsMountError {
+  constructor(message: string) {
+    super('QuotaExceeded', message);
+  }
+}
+
+export class RangeExhausted extends NsMountError {
+  constructor(message: string) {
+    super('RangeExhausted', message);
+  }
+}
+
+export class NameExists extends NsMountError {
+  constructor(message: string) {
+    super('NameExists', message);
+  }
+}
+
+/** A passed fd is of the wrong kind; `argument` names it and the message says what was received. */
+export class BadFileDescriptor extends NsMountError {
+  constructor(readonly argument: string, reason: string) {
+    super('BadFileDescriptor', `${argument}: ${reason}`);
+  }
+}
+
+export class NotSupported extends NsMountError {
+  constructor(message: string) {
+    super('NotSupported', message);
+  }
+}
+
+export class NotOwner extends NsMountError {
+  constructor(message: string) {
+    super('NotOwner', message);
+  }
+}
+
+export class NotEmpty extends NsMountError {
+  constructor(message: string) {
+    super('NotEmpty', message);
+  }
+}
+
+export class AlreadyMounted extends NsMountError {
+  constructor(message: string) {
+    super('AlreadyMounted', message);
+  }
+}
+
+export class WrongNamespace extends NsMountError {
+  constructor(message: string) {
+    super('WrongNamespace', message);
+  }
+}
+
+export class Exists extends NsMountError {
+  constructor(message: string) {
+    super('Exists', message);
+  }
+}
+
+export class NotFound extends NsMountError {
+  constructor(message: string) {
+    super('NotFound', message);
+  }
+}
+
+export class BadImage extends NsMountError {
+  constructor(message: string) {
+    super('BadImage', message);
+  }
+}
+
+export class UnsupportedFileSystem extends NsMountError {
+  constructor(message: string) {
+    super('UnsupportedFileSystem', message);
+  }
+}
+
+export class NoMountablePartition extends NsMountError {
+  constructor(message: string) {
+    super('NoMountablePartition', message);
+  }
+}
+
+/** The daemon is shutting down or otherwise cannot take the call now. */
+export class Unavailable extends NsMountError {
+  constructor(message: string) {
+    super('Unavailable', message);
+  }
+}
+
+/** An errno with no more specific meaning; the message carries the errno name. */
+export class SystemError extends NsMountError {
+  readonly errno: number;
+  readonly code: string;
+
+  constructor(errno: number, operation: string) {
+    const code = errnoName(errno);
+    super('System', `${operation}: ${code}`);
+    this.errno = Math.abs(errno);
+    this.code = code;
+  }
+}
