@@ -19,9 +19,11 @@ function findLibrary(): string {
 
 export const libnsmount = koffi.load(findLibrary());
 
-let blkid: koffi.IKoffiLib | undefined;
+type KoffiLibrary = ReturnType<typeof koffi.load>;
+
+let blkid: KoffiLibrary | undefined;
 /** libblkid is loaded lazily: only image probing needs it. */
-export function libblkid(): koffi.IKoffiLib {
+export function libblkid(): KoffiLibrary {
   blkid ??= koffi.load('libblkid.so.1');
   return blkid;
 }
