@@ -1,0 +1,120 @@
+// dbus-next hands every fd queued on the socket to whichever message it is
+// parsing at the moment, so under load a message can take the fds of the
+// next one, and fds the body never references are simply lost. This reader
+// replaces dbus-next's stream unmarshaller with one that takes exactly the
+// UNIX_FDS count named in each message header, marks every fd
+// close-on-exec at once, and records the fds per message so the dispatcher
+// can close all of them on every path.
+import { setCloexec, closeQuietly } from '../native/fd';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const dbusMessage = require('dbus-next/lib/message');
+const { DBusBuffer } = { DBusBuffer: require('dbus-next/lib/dbus-buffer') };
+const headerSignature = require('dbus-next/lib/header-signature.json');
+const constants = require('dbus-next/lib/constants');
+
+const LITTLE_ENDIAN = 108; // 'l'
+const HEADER_FIELD_UNIX_FDS = 9;
+
+interface FdStream {
+  read(size?: number, fdCount?: number | null): Buffer | { data: Buffer | null; fds: number[] } | null;
+  on(event: 'readable', listener: () => void): void;
+}
+
+/** fds taken for the message currently being delivered; claimed by `claimDeliveredFds`. */
+let deliveringFds: number[] = [];
+
+/**
+ * Called synchronously from a MessageBus 'message' listener: the fds of the
+ * message being emitted right now. Ownership passes to the caller.
+ */
+export function claimDeliveredFds(): number[] {
+  const fds = deliveringFds;
+  deliveringFds = [];
+  return fds;
+}
+
+function takeFds(stream: FdStream, count: number): number[] {
+  if (count === 0) return [];
+  const result = stream.read(0, count);
+  if (result && !Buffer.isBuffer(result) && Array.isArray(result.fds)) return result.fds;
+  return [];
+}
+
+function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string, unknown>) => void, opts: unknown): void {
+  let header: Buffer | null = null;
+  let endian = LITTLE_ENDIAN;
+  let fieldsLength = 0;
+  let fieldsAndBodyLength = 0;
+  let bodyLength = 0;
+
+  stream.on('readable', () => {
+    for (;;) {
+      if (header === null) {
+        const chunk = stream.read(16);
+        if (!chunk) return;
+        header = Buffer.isBuffer(chunk) ? chunk : (chunk.data as Buffer);
+        endian = header.readUInt8(0);
+        fieldsLength = endian === LITTLE_ENDIAN ? header.readUInt32LE(12) : header.readUInt32BE(12);
+        bodyLength = endian === LITTLE_ENDIAN ? header.readUInt32LE(4) : header.readUInt32BE(4);
+        fieldsAndBodyLength = (((fieldsLength + 7) >> 3) << 3) + bodyLength;
+        continue;
+      }
+      const chunk = stream.read(fieldsAndBodyLength);
+      if (!chunk) return;
+      const data = Buffer.isBuffer(chunk) ? chunk : (chunk.data as Buffer);
+      const fixedHeader = header;
+      header = null;
+      deliver(stream, fixedHeader, data, onMessage, opts);
+    }
+  });
+
+  function deliver(
+    stream: FdStream,
+    fixedHeader: Buffer,
+    data: Buffer,
+    onMessage: (message: Record<string, unknown>) => void,
+    opts: unknown,
+  ): void {
+    let fds: number[] = [];
+    try {
+      const fieldsBuffer = new DBusBuffer(data, 0, endian, null, opts);
+      const fields = fieldsBuffer.readArray(headerSignature[0].child[0], fieldsLength) as Array<[number, [unknown, [unknown]]]>;
+      const message: Record<string, unknown> = {};
+      let fdCount = 0;
+      for (const [code, value] of fields) {
+        message[constants.headerTypeName[code]] = value[1][0];
+        if (code === HEADER_FIELD_UNIX_FDS) fdCount = Number(value[1][0]);
+      }
+      fds = takeFds(stream, fdCount);
+      for (const fd of fds) setCloexec(fd);
+      message.serial = endian === LITTLE_ENDIAN ? fixedHeader.readUInt32LE(8) : fixedHeader.readUInt32BE(8);
+      message.type = fixedHeader[1];
+      message.flags = fixedHeader[2];
+      if (bodyLength > 0 && message.signature) {
+        const bodyBuffer = new DBusBuffer(data, 0, endian, fds, opts);
+        bodyBuffer.readArray(headerSignature[0].child[0], fieldsLength);
+        bodyBuffer.align(3);
+        message.body = bodyBuffer.read(message.signature);
+      }
+      deliveringFds = fds;
+      fds = [];
+      onMessage(message);
+    } catch {
+      // The bus validates every message it routes, so this is a broken
+      // peer-to-peer stream at worst: drop the message, never its fds.
+    } finally {
+      for (const fd of fds) closeQuietly(fd);
+      for (const fd of claimDeliveredFds()) closeQuietly(fd);
+    }
+  }
+}
+
+let installed = false;
+
+/** Must run before the first connection is created. */
+export function installFdAwareReader(): void {
+  if (installed) return;
+  dbusMessage.unmarshalMessages = unmarshalMessages;
+  installed = true;
+}
