@@ -1,0 +1,69 @@
+// fd-relative file operations on directories the daemon already holds.
+// Names are single components; nothing here follows a symlink.
+import fs from 'node:fs';
+import { libnsmount } from './library';
+import { check } from './check';
+
+const nsm_mkdirat = libnsmount.func('int nsm_mkdirat(int dirfd, const char *name, uint32_t mode)');
+const nsm_fchown_fd = libnsmount.func('int nsm_fchown_fd(int fd, uint32_t uid, uint32_t gid)');
+const nsm_fchownat = libnsmount.func('int nsm_fchownat(int dirfd, const char *name, uint32_t uid, uint32_t gid)');
+const nsm_fchmod = libnsmount.func('int nsm_fchmod(int fd, uint32_t mode)');
+const nsm_rename_noreplace = libnsmount.func(
+  'int nsm_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname)',
+);
+const nsm_openat = libnsmount.func('int nsm_openat(int dirfd, const char *name, int flags, uint32_t mode)');
+const nsm_unlinkat = libnsmount.func('int nsm_unlinkat(int dirfd, const char *name, int flags)');
+const nsm_dir_is_empty = libnsmount.func('int nsm_dir_is_empty(int fd)');
+
+export const O_RDONLY = fs.constants.O_RDONLY;
+export const O_DIRECTORY = fs.constants.O_DIRECTORY;
+/** Not in fs.constants. */
+export const O_PATH = 0o10000000;
+const AT_REMOVEDIR = 0x200;
+
+export function mkdirAt(dirfd: number, name: string, mode: number): void {
+  check(nsm_mkdirat(dirfd, name, mode), 'mkdirat');
+}
+
+/** chown of the object `fd` refers to; works on O_PATH fds too. */
+export function fchown(fd: number, uid: number, gid: number): void {
+  check(nsm_fchown_fd(fd, uid, gid), 'fchownat');
+}
+
+export function fchownAt(dirfd: number, name: string, uid: number, gid: number): void {
+  check(nsm_fchownat(dirfd, name, uid, gid), 'fchownat');
+}
+
+/** Needs an fd opened for reading or writing, not O_PATH. */
+export function fchmod(fd: number, mode: number): void {
+  check(nsm_fchmod(fd, mode), 'fchmod');
+}
+
+/** renameat2(RENAME_NOREPLACE): fails with EEXIST instead of replacing. */
+export function renameNoReplace(olddirfd: number, oldName: string, newdirfd: number, newName: string): void {
+  check(nsm_rename_noreplace(olddirfd, oldName, newdirfd, newName), 'renameat2');
+}
+
+/** openat with O_NOFOLLOW|O_CLOEXEC always added. */
+export function openAt(dirfd: number, name: string, flags: number, mode = 0): number {
+  return check(nsm_openat(dirfd, name, flags, mode), 'openat');
+}
+
+export function unlinkAt(dirfd: number, name: string, options: { dir: boolean }): void {
+  check(nsm_unlinkat(dirfd, name, options.dir ? AT_REMOVEDIR : 0), options.dir ? 'unlinkat(AT_REMOVEDIR)' : 'unlinkat');
+}
+
+/** O_PATH fd of the parent directory. At a mount root this is the parent mount's directory, or itself at "/". */
+export function openParent(fd: number): number {
+  return openAt(fd, '..', O_PATH | O_DIRECTORY);
+}
+
+/** fstat of any fd, O_PATH included. */
+export function fstatFd(fd: number): fs.Stats {
+  return fs.fstatSync(fd);
+}
+
+/** True if the directory holds no entry but "." and ".."; `fd` may be O_PATH. */
+export function isDirectoryEmpty(fd: number): boolean {
+  return check(nsm_dir_is_empty(fd), 'getdents64') === 1;
+}
