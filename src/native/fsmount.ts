@@ -1,0 +1,80 @@
+import { libnsmount } from './library';
+import { SystemError } from '../errors';
+
+const nsm_fs_mount = libnsmount.func(
+  'int nsm_fs_mount(const char *fstype, const char *source, const char *options, unsigned int attr_flags, _Out_ int *failed_step, void *log, size_t log_size)',
+);
+
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+export const MOUNT_ATTR_NOEXEC = 0x8;
+
+/** Which fsopen/fsconfig/fsmount step failed; callers map errnos per step. */
+export type FsMountStep = 'open' | 'source' | 'option' | 'create' | 'mount';
+const STEPS: Record<number, FsMountStep> = { 1: 'open', 2: 'source', 3: 'option', 4: 'create', 5: 'mount' };
+const OPERATIONS: Record<FsMountStep, string> = {
+  open: 'fsopen',
+  source: 'fsconfig(source)',
+  option: 'fsconfig(option)',
+  create: 'fsconfig(FSCONFIG_CMD_CREATE)',
+  mount: 'fsmount',
+};
+
+/** A SystemError that also says which step failed and what the filesystem logged. */
+export class FsMountError extends SystemError {
+  constructor(
+    errno: number,
+    readonly step: FsMountStep,
+    readonly fstype: string,
+    /** Filesystem context log lines ("e ext4: ..."), possibly empty. */
+    readonly log: string[],
+  ) {
+    super(errno, `${OPERATIONS[step]} ${fstype}`);
+  }
+}
+
+export interface FsMountOptions {
+  fstype: string;
+  /** Block device path; the "source" parameter only takes strings. */
+  source?: string;
+  /** Already validated "key" or "key=value" entries; never user text as-is. */
+  options?: readonly string[];
+  readOnly?: boolean;
+  nosuid?: boolean;
+  nodev?: boolean;
+  noexec?: boolean;
+}
+
+const LOG_SIZE = 4096;
+
+/** Returns a detached (fsmount) mount fd, O_CLOEXEC. */
+export function fsMount(request: FsMountOptions): number {
+  for (const option of request.options ?? []) {
+    // The C side splits on '\n'; these would be caught by the option parser
+    // already, this guards against a caller that skipped it.
+    if (option.includes('\n') || option.includes('\0') || option === '') {
+      throw new Error(`fsMount: malformed option ${JSON.stringify(option)}`);
+    }
+  }
+  const attrs =
+    (request.readOnly ? MOUNT_ATTR_RDONLY : 0) |
+    (request.nosuid ? MOUNT_ATTR_NOSUID : 0) |
+    (request.nodev ? MOUNT_ATTR_NODEV : 0) |
+    (request.noexec ? MOUNT_ATTR_NOEXEC : 0);
+  const step = [0];
+  const log = Buffer.alloc(LOG_SIZE);
+  const ret = nsm_fs_mount(
+    request.fstype,
+    request.source ?? null,
+    (request.options ?? []).join('\n'),
+    attrs,
+    step,
+    log,
+    LOG_SIZE,
+  );
+  if (ret >= 0) return ret;
+  const text = log.subarray(0, Math.max(0, log.indexOf(0))).toString('utf8');
+  const lines = text.split('\n').filter((line) => line.length > 0);
+  throw new FsMountError(-ret, STEPS[step[0]] ?? 'open', request.fstype, lines);
+}

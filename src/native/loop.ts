@@ -1,0 +1,46 @@
+import { libnsmount } from './library';
+import { check } from './check';
+
+const nsm_loop_attach = libnsmount.func(
+  'int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit, unsigned int flags, _Out_ int *out_index)',
+);
+const nsm_loop_detach = libnsmount.func('int nsm_loop_detach(int loop_fd)');
+
+const NSM_LOOP_READ_ONLY = 1;
+const NSM_LOOP_DIRECT_IO = 2;
+
+export interface LoopAttachOptions {
+  /** Start of the window in the backing file, bytes. */
+  offset?: bigint;
+  /** Length of the window; 0n or absent means up to the end of the file. */
+  sizeLimit?: bigint;
+  readOnly: boolean;
+  /** Bypass the page cache of the backing file (falls back if unsupported). */
+  directIo?: boolean;
+}
+
+export interface LoopDevice {
+  /** O_CLOEXEC fd of /dev/loopN; closing it (with no mount left) frees the device. */
+  fd: number;
+  index: number;
+  path: string;
+}
+
+/**
+ * Attaches `backingFd` as it is (never reopened by path) to a free loop device
+ * with autoclear. Throws SystemError('LOOP_CONFIGURE') with the errno.
+ */
+export function attachLoopDevice(backingFd: number, options: LoopAttachOptions): LoopDevice {
+  const index = [0];
+  const flags = (options.readOnly ? NSM_LOOP_READ_ONLY : 0) | (options.directIo ? NSM_LOOP_DIRECT_IO : 0);
+  const fd = check(
+    nsm_loop_attach(backingFd, options.offset ?? 0n, options.sizeLimit ?? 0n, flags, index),
+    'LOOP_CONFIGURE',
+  );
+  return { fd, index: index[0], path: `/dev/loop${index[0]}` };
+}
+
+/** Detaches at once instead of waiting for autoclear (only when nothing is mounted from it). */
+export function detachLoopDevice(loopFd: number): void {
+  check(nsm_loop_detach(loopFd), 'LOOP_CLR_FD');
+}
