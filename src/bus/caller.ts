@@ -1,0 +1,76 @@
+// Who is calling. The identity comes only from the bus daemon, never from
+// message arguments; any failure to learn it is a deny.
+import type { MessageBus } from './connection';
+import { callBus, DBUS_DAEMON } from './bus-call';
+import { NotAuthorized } from '../errors';
+import { primaryGroupOf } from '../native/passwd';
+
+export interface Caller {
+  /** Unique bus name, e.g. ":1.42". */
+  sender: string;
+  uid: number;
+  gid: number;
+  pid?: number;
+}
+
+type CredentialsLookup = (uid: number) => number | undefined;
+
+/**
+ * Unique names are never reused during a bus's lifetime, so credentials can
+ * be cached per name until the name goes away.
+ */
+export class CallerDirectory {
+  private readonly cache = new Map<string, Caller>();
+  private readonly vanished = new Set<string>();
+
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly opts: { primaryGroup?: CredentialsLookup; maxEntries?: number } = {},
+  ) {}
+
+  /** Feed NameOwnerChanged here so departed callers are forgotten and known to be gone. */
+  nameOwnerChanged(name: string, newOwner: string): void {
+    if (!name.startsWith(':') || newOwner !== '') return;
+    this.cache.delete(name);
+    this.vanished.add(name);
+    if (this.vanished.size > 4096) {
+      const oldest = this.vanished.values().next().value;
+      if (oldest !== undefined) this.vanished.delete(oldest);
+    }
+  }
+
+  /** True once the bus has told us the name disconnected. */
+  hasVanished(sender: string): boolean {
+    return this.vanished.has(sender);
+  }
+
+  async lookup(sender: string | undefined): Promise<Caller> {
+    if (!sender) throw new NotAuthorized('the message carries no sender; cannot identify the caller');
+    const cached = this.cache.get(sender);
+    if (cached) return cached;
+    if (this.vanished.has(sender)) throw new NotAuthorized(`caller ${sender} has disconnected`);
+    let credentials: Record<string, { value: unknown }>;
+    try {
+      const [reply] = await callBus(this.bus, {
+        ...DBUS_DAEMON,
+        member: 'GetConnectionCredentials',
+        signature: 's',
+        body: [sender],
+      });
+      credentials = reply as Record<string, { value: unknown }>;
+    } catch (err) {
+      throw new NotAuthorized(`cannot identify caller ${sender}: ${(err as Error).message}`);
+    }
+    const uid = credentials.UnixUserID?.value;
+    if (typeof uid !== 'number') throw new NotAuthorized(`the bus reported no UNIX user for caller ${sender}`);
+    const groups = credentials.UnixGroupIDs?.value;
+    const pid = credentials.ProcessID?.value;
+    const gid =
+      (this.opts.primaryGroup ?? primaryGroupOf)(uid) ??
+      (Array.isArray(groups) && typeof groups[0] === 'number' ? groups[0] : uid);
+    const caller: Caller = { sender, uid, gid, pid: typeof pid === 'number' ? pid : undefined };
+    if (this.cache.size >= (this.opts.maxEntries ?? 10000)) this.cache.clear();
+    this.cache.set(sender, caller);
+    return caller;
+  }
+}

@@ -1,0 +1,252 @@
+// Receives every method call through dbus-next's low-level handler (the
+// high-level API hides sender and flags), routes it, runs the method steps
+// in a fixed order, maps errors to D-Bus names and closes every incoming fd
+// on every path.
+import dbus from 'dbus-next';
+import type { Logger } from 'pino';
+import type { MessageBus } from './connection';
+import { takeMessageFds } from './connection';
+import type { CallerDirectory } from './caller';
+import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
+import { Introspection, OBJECT_PATH, MANAGER_INTERFACE } from './introspection';
+import type { Authority } from '../polkit/authority';
+import { NsMountError, NotAuthorized, InteractiveAuthorizationRequired, Unavailable } from '../errors';
+import { closeQuietly } from '../native/fd';
+
+export const ALLOW_INTERACTIVE_AUTHORIZATION = 0x4;
+const NO_REPLY_EXPECTED = 0x1;
+const METHOD_CALL = 1;
+
+const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
+const PEER = 'org.freedesktop.DBus.Peer';
+const PROPERTIES = 'org.freedesktop.DBus.Properties';
+
+type Message = dbus.Message;
+
+export interface PropertySource {
+  /** All readable properties of the Manager interface, as variants. */
+  all(): Record<string, dbus.Variant>;
+}
+
+export interface DispatcherOptions {
+  bus: MessageBus;
+  methods: AnyMethodDefinition[];
+  introspection: Introspection;
+  properties: PropertySource;
+  authority: Authority;
+  callers: CallerDirectory;
+  log: Logger;
+  machineId: () => string;
+}
+
+class BusError extends Error {
+  constructor(readonly dbusName: string, message: string) {
+    super(message);
+  }
+}
+
+export class Dispatcher {
+  private readonly methods = new Map<string, AnyMethodDefinition>();
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private closing = false;
+  /** Milliseconds timestamp of the last call that finished, for idle exit. */
+  lastActivity = Date.now();
+
+  constructor(private readonly opts: DispatcherOptions) {
+    for (const m of opts.methods) this.methods.set(m.name, m);
+  }
+
+  attach(): void {
+    this.opts.bus.addMethodHandler((msg: Message) => this.onMessage(msg));
+  }
+
+  get callsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Refuse new calls and resolve once every call in flight has replied. */
+  async drain(): Promise<void> {
+    this.closing = true;
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private onMessage(msg: Message): boolean {
+    if (msg.type !== METHOD_CALL) return false;
+    const fds = takeMessageFds(msg);
+    this.inFlight++;
+    const started = process.hrtime.bigint();
+    let settled: Promise<void>;
+    try {
+      settled = this.route(msg, fds, started);
+    } catch (err) {
+      this.replyError(msg, err, { method: msg.member, started });
+      settled = Promise.resolve();
+    }
+    settled.finally(() => {
+      for (const fd of fds) closeQuietly(fd);
+      this.inFlight--;
+      this.lastActivity = Date.now();
+      if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    });
+    return true;
+  }
+
+  private async route(msg: Message, fds: number[], started: bigint): Promise<void> {
+    const path = msg.path ?? '';
+    const iface = msg.interface;
+    if (iface === PEER) return this.peer(msg);
+    if (iface === INTROSPECTABLE || (!iface && msg.member === 'Introspect')) {
+      const xml = this.opts.introspection.forPath(path);
+      if (xml === undefined) throw new BusError('org.freedesktop.DBus.Error.UnknownObject', `no object at ${path}`);
+      if (msg.member !== 'Introspect') throw unknownMethod(msg);
+      return this.reply(msg, { signature: 's', body: [xml] });
+    }
+    if (path !== OBJECT_PATH) throw new BusError('org.freedesktop.DBus.Error.UnknownObject', `no object at ${path}`);
+    if (iface === PROPERTIES) return this.propertiesCall(msg);
+    if (iface && iface !== MANAGER_INTERFACE) {
+      throw new BusError('org.freedesktop.DBus.Error.UnknownInterface', `no interface ${iface} at ${path}`);
+    }
+    const method = this.methods.get(msg.member ?? '');
+    if (!method) throw unknownMethod(msg);
+    return this.runMethod(method, msg, fds, started);
+  }
+
+  private async runMethod(method: AnyMethodDefinition, msg: Message, fds: number[], started: bigint): Promise<void> {
+    const log = { method: method.name, started } as { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string };
+    let params: unknown;
+    let parsed = false;
+    try {
+      if ((msg.signature ?? '') !== method.inSignature) {
+        throw new BusError(
+          'org.freedesktop.DBus.Error.InvalidArgs',
+          `${method.name} takes signature '${method.inSignature}', got '${msg.signature ?? ''}'`,
+        );
+      }
+      if (this.closing) throw new Unavailable('nsmountd is shutting down; call again in a moment');
+      const caller = await this.opts.callers.lookup(msg.sender);
+      log.uid = caller.uid;
+      log.pid = caller.pid;
+      const ctx: CallContext = { caller, interactive: ((msg.flags ?? 0) & ALLOW_INTERACTIVE_AUTHORIZATION) !== 0 };
+      params = method.parse(msg.body ?? [], ctx);
+      parsed = true;
+      method.checkFds?.(params, ctx);
+      const choice = method.chooseAction(params, ctx);
+      log.action = choice.action;
+      if (caller.uid === 0) {
+        log.polkit = 'root';
+      } else {
+        const result = await this.opts.authority.check({
+          sender: caller.sender,
+          action: choice.action,
+          details: choice.details,
+          interactive: ctx.interactive,
+        });
+        log.polkit = result.kind;
+        if (result.kind === 'challenge') {
+          if (!ctx.interactive) throw new InteractiveAuthorizationRequired(choice.action);
+          throw new NotAuthorized(`not authorized for ${choice.action}: authentication was required and did not succeed`);
+        }
+        if (result.kind === 'denied') throw new NotAuthorized(`not authorized for ${choice.action}: ${result.reason}`);
+      }
+      // Acting for a caller that already left would leave resources nobody owns.
+      if (this.opts.callers.hasVanished(caller.sender)) throw new NotAuthorized(`caller ${caller.sender} disconnected`);
+      const reply = await method.act(params, ctx);
+      this.reply(msg, reply, log);
+    } catch (err) {
+      this.replyError(msg, err, log);
+    } finally {
+      if (parsed) method.release?.(params);
+    }
+  }
+
+  private reply(msg: Message, reply: MethodReply, log?: { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {
+    try {
+      if (((msg.flags ?? 0) & NO_REPLY_EXPECTED) === 0) {
+        this.opts.bus.send(dbus.Message.newMethodReturn(msg, reply.signature, reply.body));
+      }
+      if (log) this.logCall(log, 'ok');
+    } finally {
+      // usocket writes synchronously, so our copies can go right away.
+      for (const fd of reply.ownedFds ?? []) closeQuietly(fd);
+    }
+  }
+
+  private replyError(msg: Message, err: unknown, log: { method?: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {
+    let name: string;
+    let text: string;
+    if (err instanceof NsMountError || err instanceof BusError) {
+      name = err.dbusName;
+      text = err.message;
+    } else {
+      name = 'org.nsmount.NsMount1.Error.System';
+      text = 'internal error; see the nsmountd log';
+      this.opts.log.error({ err, method: log.method }, 'unexpected failure');
+    }
+    if (((msg.flags ?? 0) & NO_REPLY_EXPECTED) === 0) {
+      try {
+        // dbus-next types newError(msg) as a string; it takes the message.
+        this.opts.bus.send(dbus.Message.newError(msg as unknown as string, name, text));
+      } catch (sendErr) {
+        this.opts.log.warn({ err: sendErr }, 'could not send error reply');
+      }
+    }
+    if (log.method) this.logCall({ ...log, method: log.method }, name, text);
+  }
+
+  private logCall(
+    log: { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string },
+    outcome: string,
+    error?: string,
+  ): void {
+    const durationMs = Number(process.hrtime.bigint() - log.started) / 1e6;
+    this.opts.log.info(
+      { uid: log.uid, pid: log.pid, method: log.method, action: log.action, polkit: log.polkit, outcome, error, durationMs: Math.round(durationMs * 1000) / 1000 },
+      'call',
+    );
+  }
+
+  private peer(msg: Message): void {
+    if (msg.member === 'Ping') return this.reply(msg, { signature: '', body: [] });
+    if (msg.member === 'GetMachineId') return this.reply(msg, { signature: 's', body: [this.opts.machineId()] });
+    throw unknownMethod(msg);
+  }
+
+  private propertiesCall(msg: Message): void {
+    const body = msg.body ?? [];
+    const all = this.opts.properties.all();
+    const wantInterface = (name: unknown) => {
+      if (name !== MANAGER_INTERFACE && name !== '') {
+        throw new BusError('org.freedesktop.DBus.Error.UnknownInterface', `no interface ${String(name)} at ${OBJECT_PATH}`);
+      }
+    };
+    switch (msg.member) {
+      case 'Get': {
+        if (msg.signature !== 'ss') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Get takes signature 'ss'");
+        wantInterface(body[0]);
+        const value = all[body[1] as string];
+        if (!value) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
+        return this.reply(msg, { signature: 'v', body: [value] });
+      }
+      case 'GetAll':
+        if (msg.signature !== 's') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "GetAll takes signature 's'");
+        wantInterface(body[0]);
+        return this.reply(msg, { signature: 'a{sv}', body: [all] });
+      case 'Set':
+        if (msg.signature !== 'ssv') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Set takes signature 'ssv'");
+        wantInterface(body[0]);
+        if (!all[body[1] as string]) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
+        throw new BusError('org.freedesktop.DBus.Error.PropertyReadOnly', `property ${String(body[1])} is read-only`);
+      default:
+        throw unknownMethod(msg);
+    }
+  }
+}
+
+function unknownMethod(msg: Message): BusError {
+  return new BusError(
+    'org.freedesktop.DBus.Error.UnknownMethod',
+    `no method ${msg.member ?? ''} on interface ${msg.interface ?? '(none)'} with signature '${msg.signature ?? ''}'`,
+  );
+}

@@ -1,0 +1,9 @@
+import { libnsmount } from './library';
+
+const nsm_primary_gid = libnsmount.func('int64_t nsm_primary_gid(uint32_t uid)');
+
+/** The uid's primary gid from NSS, or undefined when NSS does not know the uid. */
+export function primaryGroupOf(uid: number): number | undefined {
+  const r = Number(nsm_primary_gid(uid));
+  return r < 0 ? undefined : r;
+}

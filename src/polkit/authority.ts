@@ -1,0 +1,57 @@
+// polkit CheckAuthorization for bus callers. Anything but a clear "yes" is
+// a deny: polkitd missing, erroring, the caller gone, or a challenge the
+// caller did not allow us to pursue interactively.
+import dbus from 'dbus-next';
+import type { MessageBus } from '../bus/connection';
+import { callBus, BusCallError } from '../bus/bus-call';
+
+export type AuthorizationResult =
+  | { kind: 'authorized' }
+  | { kind: 'challenge' }
+  | { kind: 'denied'; reason: string };
+
+export interface AuthorizationRequest {
+  sender: string;
+  action: string;
+  details: Record<string, string>;
+  interactive: boolean;
+}
+
+const AUTHORITY = {
+  destination: 'org.freedesktop.PolicyKit1',
+  path: '/org/freedesktop/PolicyKit1/Authority',
+  interface: 'org.freedesktop.PolicyKit1.Authority',
+} as const;
+
+const ALLOW_USER_INTERACTION = 0x1;
+
+export interface Authority {
+  check(request: AuthorizationRequest): Promise<AuthorizationResult>;
+}
+
+export class PolkitAuthority implements Authority {
+  constructor(private readonly bus: MessageBus) {}
+
+  async check(request: AuthorizationRequest): Promise<AuthorizationResult> {
+    // polkit 122 accepts only system-bus-name subjects from a service.
+    const subject = ['system-bus-name', { name: new dbus.Variant('s', request.sender) }];
+    let reply: unknown[];
+    try {
+      reply = await callBus(this.bus, {
+        ...AUTHORITY,
+        member: 'CheckAuthorization',
+        signature: '(sa{sv})sa{ss}us',
+        body: [subject, request.action, request.details, request.interactive ? ALLOW_USER_INTERACTION : 0, ''],
+      });
+    } catch (err) {
+      const name = err instanceof BusCallError && err.errorName ? `${err.errorName}: ` : '';
+      return { kind: 'denied', reason: `polkit could not be asked (${name}${(err as Error).message})` };
+    }
+    const result = reply[0] as [boolean, boolean, Record<string, string>] | undefined;
+    if (!Array.isArray(result)) return { kind: 'denied', reason: 'polkit sent a malformed answer' };
+    const [isAuthorized, isChallenge] = result;
+    if (isAuthorized === true) return { kind: 'authorized' };
+    if (isChallenge === true) return { kind: 'challenge' };
+    return { kind: 'denied', reason: 'polkit denied the request' };
+  }
+}
