@@ -1,0 +1,349 @@
+/* User namespaces made and inspected through a short-lived CLONE_VM child.
+ *
+ * A user namespace is owned by the euid of the task that unshares it, and
+ * only a task inside a namespace makes /proc/PID/{uid,gid}_map show it, so
+ * both jobs need a second task. A fork-style child copies Node's page
+ * tables (~0.9 ms); a CLONE_VM child shares them (~0.25 ms) but then runs
+ * on Node's memory, so it:
+ *   - runs on its own mmap'ed stack and only issues raw syscalls (below):
+ *     without CLONE_SETTLS it shares the calling thread's TLS, so glibc's
+ *     syscall() would write that thread's errno, and glibc's set*id
+ *     wrappers would signal every thread of Node;
+ *   - starts with every signal blocked, so a signal to it (e.g. a terminal
+ *     SIGINT to the process group) never runs one of Node's handlers;
+ *   - has no exit signal, so Node never sees SIGCHLD; we reap it with
+ *     waitpid(__WALL);
+ *   - never returns: it blocks until the parent closes the hold pipe (or
+ *     dies, which closes it too) and then calls exit directly. */
+#include "nsmount.h"
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#if defined(__x86_64__)
+static inline long raw_syscall4(long nr, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+static inline long raw_syscall4(long nr, long a, long b, long c, long d)
+{
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+	return x0;
+}
+#else
+#error "raw_syscall4 is not implemented for this architecture"
+#endif
+
+#define RAW(nr, a, b, c) raw_syscall4((nr), (long)(a), (long)(b), (long)(c), 0)
+
+/* Which step failed, so the TypeScript side can name it. Keep in sync with
+ * STEP_NAMES in src/native/userns.ts. */
+enum nsm_userns_step {
+	STEP_SETUP = 0,
+	STEP_SETGROUPS = 1,
+	STEP_SETRESGID = 2,
+	STEP_SETRESUID = 3,
+	STEP_UNSHARE = 4,
+	STEP_SETNS = 5,
+	STEP_WRITE_UID_MAP = 6,
+	STEP_WRITE_GID_MAP = 7,
+	STEP_OPEN_NS = 8,
+	STEP_READ_UID_MAP = 9,
+	STEP_READ_GID_MAP = 10,
+};
+
+enum child_job { JOB_CREATE, JOB_JOIN };
+
+struct child_report {
+	int step;
+	int err; /* 0 or -errno */
+};
+
+struct child_args {
+	enum child_job job;
+	uint32_t uid, gid;
+	int userns_fd;
+	/* The child's fd table is a copy: it closes the parent's ends so that
+	 * EOF on hold_r means the parent closed hold_w or died. */
+	int report_r, report_w, hold_r, hold_w;
+};
+
+#define CHILD_STACK_SIZE (64 * 1024)
+
+static int child_main(void *arg)
+{
+	const struct child_args *a = arg;
+	struct child_report rep = { 0, 0 };
+	uint64_t all = ~(uint64_t)0;
+	char byte;
+	long r;
+
+	raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
+	RAW(SYS_close, a->report_r, 0, 0);
+	RAW(SYS_close, a->hold_w, 0, 0);
+
+	if (a->job == JOB_CREATE) {
+		/* gid before uid: after dropping uid we could not change gid. */
+		rep.step = STEP_SETGROUPS;
+		r = RAW(SYS_setgroups, 0, NULL, 0);
+		if (r == 0) {
+			rep.step = STEP_SETRESGID;
+			r = RAW(SYS_setresgid, a->gid, a->gid, a->gid);
+		}
+		if (r == 0) {
+			rep.step = STEP_SETRESUID;
+			r = RAW(SYS_setresuid, a->uid, a->uid, a->uid);
+		}
+		if (r == 0) {
+			rep.step = STEP_UNSHARE;
+			r = RAW(SYS_unshare, CLONE_NEWUSER, 0, 0);
+		}
+	} else {
+		rep.step = STEP_SETNS;
+		r = RAW(SYS_setns, a->userns_fd, CLONE_NEWUSER, 0);
+	}
+	rep.err = (int)r;
+	RAW(SYS_write, a->report_w, &rep, sizeof rep);
+
+	do
+		r = RAW(SYS_read, a->hold_r, &byte, 1);
+	while (r == -EINTR);
+	for (;;)
+		RAW(SYS_exit, 0, 0, 0);
+	__builtin_unreachable();
+}
+
+typedef int (*parent_job_fn)(pid_t pid, void *ctx, int *step);
+
+static void close_keep_errno(int fd)
+{
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+}
+
+/* Starts the child, waits for its report, runs `job` while the child sits
+ * in its namespace, then releases and reaps it. Every path closes all four
+ * pipe ends, unmaps the stack and reaps the child. */
+static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *step)
+{
+	int report[2] = { -1, -1 }, hold[2] = { -1, -1 };
+	struct child_report rep;
+	sigset_t all, old;
+	void *stack = MAP_FAILED;
+	pid_t pid = -1;
+	ssize_t n;
+	int ret = 0;
+
+	*step = STEP_SETUP;
+	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) {
+		ret = NSM_NEG_ERRNO();
+		goto out;
+	}
+	stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		ret = NSM_NEG_ERRNO();
+		goto out;
+	}
+	a->report_r = report[0];
+	a->report_w = report[1];
+	a->hold_r = hold[0];
+	a->hold_w = hold[1];
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_main, (char *)stack + CHILD_STACK_SIZE, CLONE_VM, a);
+	if (pid < 0)
+		ret = NSM_NEG_ERRNO();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		goto out;
+
+	close(report[1]);
+	report[1] = -1;
+	close(hold[0]);
+	hold[0] = -1;
+
+	do
+		n = read(report[0], &rep, sizeof rep);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		ret = NSM_NEG_ERRNO();
+	} else if (n != sizeof rep) {
+		ret = -ECHILD; /* died without reporting */
+	} else if (rep.err < 0) {
+		*step = rep.step;
+		ret = rep.err;
+	} else {
+		ret = job(pid, ctx, step);
+	}
+
+out:
+	/* Closing hold[1] lets the child exit before we wait for it. */
+	close_keep_errno(hold[1]);
+	close_keep_errno(hold[0]);
+	close_keep_errno(report[0]);
+	close_keep_errno(report[1]);
+	if (pid > 0) {
+		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+			;
+	}
+	if (stack != MAP_FAILED)
+		munmap(stack, CHILD_STACK_SIZE);
+	return ret;
+}
+
+static int write_proc_file(pid_t pid, const char *name, const char *text)
+{
+	char path[64];
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NSM_NEG_ERRNO();
+	/* A map must be written in one write(2). */
+	n = write(fd, text, len);
+	if (n < 0)
+		ret = NSM_NEG_ERRNO();
+	else if ((size_t)n != len)
+		ret = -EIO;
+	close(fd);
+	return ret;
+}
+
+/* NUL-terminates; -ENOBUFS if the file does not fit. */
+static int read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	size_t used = 0;
+	ssize_t n;
+	int fd, ret = 0;
+
+	if (size == 0)
+		return -ENOBUFS;
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NSM_NEG_ERRNO();
+	for (;;) {
+		if (used == size - 1) {
+			ret = -ENOBUFS;
+			break;
+		}
+		n = read(fd, buf + used, size - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = NSM_NEG_ERRNO();
+			break;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	close(fd);
+	return ret;
+}
+
+struct create_ctx {
+	const char *uid_map, *gid_map;
+};
+
+static int create_job(pid_t pid, void *ctx, int *step)
+{
+	const struct create_ctx *c = ctx;
+	char path[64];
+	int r, fd;
+
+	*step = STEP_WRITE_UID_MAP;
+	if ((r = write_proc_file(pid, "uid_map", c->uid_map)) < 0)
+		return r;
+	*step = STEP_WRITE_GID_MAP;
+	if ((r = write_proc_file(pid, "gid_map", c->gid_map)) < 0)
+		return r;
+	*step = STEP_OPEN_NS;
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? NSM_NEG_ERRNO() : fd;
+}
+
+/* Returns an fd to a new user namespace owned by owner_uid with the given
+ * maps ("inside outside count\n" lines), written by us (root) so setgroups
+ * stays "allow". On failure *failed_step (if not NULL) names the step. */
+NSM_EXPORT int nsm_userns_new(uint32_t owner_uid, uint32_t owner_gid,
+			      const char *uid_map, const char *gid_map,
+			      int *failed_step)
+{
+	struct child_args a = { .job = JOB_CREATE, .uid = owner_uid, .gid = owner_gid, .userns_fd = -1 };
+	struct create_ctx c = { uid_map, gid_map };
+	int step, ret, dumpable;
+
+	/* The child's credential change marks the mm it shares with us
+	 * non-dumpable (commit_creds -> set_dumpable(suid_dumpable)); put
+	 * the daemon's flag back. */
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	ret = with_child(&a, create_job, &c, &step);
+	if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (ret < 0 && failed_step)
+		*failed_step = step;
+	return ret;
+}
+
+struct read_ctx {
+	char *uid_buf, *gid_buf;
+	size_t uid_size, gid_size;
+};
+
+static int read_job(pid_t pid, void *ctx, int *step)
+{
+	const struct read_ctx *c = ctx;
+	int r;
+
+	*step = STEP_READ_UID_MAP;
+	if ((r = read_proc_file(pid, "uid_map", c->uid_buf, c->uid_size)) < 0)
+		return r;
+	*step = STEP_READ_GID_MAP;
+	return read_proc_file(pid, "gid_map", c->gid_buf, c->gid_size);
+}
+
+/* Reads the maps of the user namespace behind userns_fd as NUL-terminated
+ * text. We read them from outside the namespace, so the "outside" column
+ * is in our own (the daemon's) user namespace, even for a nested one. */
+NSM_EXPORT int nsm_userns_read_maps(int userns_fd, char *uid_buf, size_t uid_size,
+				    char *gid_buf, size_t gid_size, int *failed_step)
+{
+	struct child_args a = { .job = JOB_JOIN, .userns_fd = userns_fd };
+	struct read_ctx c = { uid_buf, gid_buf, uid_size, gid_size };
+	int step, ret;
+
+	ret = with_child(&a, read_job, &c, &step);
+	if (ret < 0 && failed_step)
+		*failed_step = step;
+	return ret < 0 ? ret : 0;
+}
