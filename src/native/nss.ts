@@ -1,0 +1,37 @@
+import { libnsmount } from './library';
+import { check } from './check';
+
+const nsm_nss_uids = libnsmount.func('int nsm_nss_uids(uint32_t *out, int max)');
+const nsm_nss_gids = libnsmount.func('int nsm_nss_gids(uint32_t *out, int max)');
+
+export interface NssIds {
+  /** Sorted, without duplicates. */
+  uids: number[];
+  gids: number[];
+}
+
+type Enumerate = (out: Uint32Array, max: number) => number;
+
+function collect(enumerate: Enumerate, operation: string): number[] {
+  let out = new Uint32Array(1024);
+  for (;;) {
+    const count = check(enumerate(out, out.length), operation);
+    // The database can grow between the two passes: loop until it fits.
+    if (count <= out.length) {
+      return [...new Set(out.subarray(0, count))].sort((a, b) => a - b);
+    }
+    out = new Uint32Array(count * 2);
+  }
+}
+
+/**
+ * Every uid and gid NSS enumerates (files, and any other enumerable
+ * source). Blocks on NSS; uses glibc's global enumeration state, so call it
+ * from the main thread only.
+ */
+export function listNssIds(): NssIds {
+  return {
+    uids: collect(nsm_nss_uids, 'getpwent_r'),
+    gids: collect(nsm_nss_gids, 'getgrent_r'),
+  };
+}
