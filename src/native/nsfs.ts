@@ -4,6 +4,9 @@ import { check } from './check';
 import { Errno } from './errno';
 import { InvalidArgument, SystemError } from '../errors';
 
+// The maps are a property of the namespace fd, so callers look here too.
+export { readUserNamespaceMaps } from './userns';
+
 export type NamespaceType = 'user' | 'mnt' | 'net' | 'pid' | 'ipc' | 'uts' | 'cgroup' | 'time' | 'unknown';
 
 /** Names a namespace without pinning it (kernel >= 6.13 nsfs file handles). */
