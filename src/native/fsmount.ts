@@ -9,6 +9,9 @@ export const MOUNT_ATTR_RDONLY = 0x1;
 export const MOUNT_ATTR_NOSUID = 0x2;
 export const MOUNT_ATTR_NODEV = 0x4;
 export const MOUNT_ATTR_NOEXEC = 0x8;
+const MOUNT_ATTR_NOATIME = 0x10;
+const MOUNT_ATTR_STRICTATIME = 0x20;
+const MOUNT_ATTR_NODIRATIME = 0x80;
 
 /** Which fsopen/fsconfig/fsmount step failed; callers map errnos per step. */
 export type FsMountStep = 'open' | 'source' | 'option' | 'create' | 'mount';
@@ -44,6 +47,9 @@ export interface FsMountOptions {
   nosuid?: boolean;
   nodev?: boolean;
   noexec?: boolean;
+  /** Absent: the kernel default (relatime). */
+  atime?: 'noatime' | 'relatime' | 'strictatime';
+  nodiratime?: boolean;
 }
 
 const LOG_SIZE = 4096;
@@ -61,7 +67,10 @@ export function fsMount(request: FsMountOptions): number {
     (request.readOnly ? MOUNT_ATTR_RDONLY : 0) |
     (request.nosuid ? MOUNT_ATTR_NOSUID : 0) |
     (request.nodev ? MOUNT_ATTR_NODEV : 0) |
-    (request.noexec ? MOUNT_ATTR_NOEXEC : 0);
+    (request.noexec ? MOUNT_ATTR_NOEXEC : 0) |
+    (request.atime === 'noatime' ? MOUNT_ATTR_NOATIME : 0) |
+    (request.atime === 'strictatime' ? MOUNT_ATTR_STRICTATIME : 0) |
+    (request.nodiratime ? MOUNT_ATTR_NODIRATIME : 0);
   const step = [0];
   const log = Buffer.alloc(LOG_SIZE);
   const ret = nsm_fs_mount(
