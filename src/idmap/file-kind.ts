@@ -1,0 +1,38 @@
+// Callers pass fds; each method needs a specific kind and says what it got
+// instead, since "wrong fd" alone leaves a client guessing.
+import fs from 'node:fs';
+import { BadFileDescriptor, SystemError } from '../errors';
+import { Errno } from '../native/errno';
+
+export function describeFileKind(stats: fs.Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFile()) return 'a regular file';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isFIFO()) return 'a pipe';
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'an unknown file type';
+}
+
+/** fstat of an fd the caller passed; a number that is not an open fd is the caller's error. */
+export function fstatArgument(fd: number, argument: string): fs.Stats {
+  try {
+    return fs.fstatSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EBADF') {
+      throw new BadFileDescriptor(argument, 'not an open file descriptor');
+    }
+    const errno = (err as NodeJS.ErrnoException).errno;
+    throw new SystemError(typeof errno === 'number' ? errno : Errno.EIO, 'fstat');
+  }
+}
+
+/** fstat result of `fd`, which must be a directory (O_PATH is fine). */
+export function requireDirectory(fd: number, argument: string): fs.Stats {
+  const stats = fstatArgument(fd, argument);
+  if (!stats.isDirectory()) {
+    throw new BadFileDescriptor(argument, `expected a directory, got ${describeFileKind(stats)}`);
+  }
+  return stats;
+}
