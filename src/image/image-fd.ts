@@ -1,0 +1,51 @@
+// Checks the caller's image fd before anything reads it, so a wrong kind of
+// fd fails with a message naming what was passed instead of an errno from
+// deep inside libblkid or the loop driver.
+import fs from 'node:fs';
+import { BadFileDescriptor } from '../errors';
+import { fdStatusFlags } from '../native/fd';
+
+const ARGUMENT = 'image';
+// Not in Node's os.constants; this value holds on x86, arm and most others.
+const O_PATH = 0o10000000;
+const O_ACCMODE = 0o3;
+const O_WRONLY = 0o1;
+const O_RDONLY = 0o0;
+
+export interface ImageFdInfo {
+  kind: 'file' | 'block-device';
+  /** The fd was opened O_RDONLY: the mount must be read-only too. */
+  readOnly: boolean;
+  /** st_size for files; undefined for block devices (libblkid asks the device). */
+  sizeBytes?: bigint;
+}
+
+function kindOf(stat: fs.BigIntStats): string {
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a pipe';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  return 'an unknown kind of file';
+}
+
+export function inspectImageFd(fd: number): ImageFdInfo {
+  let flags: number;
+  try {
+    flags = fdStatusFlags(fd);
+  } catch {
+    throw new BadFileDescriptor(ARGUMENT, 'not an open file descriptor');
+  }
+  if (flags & O_PATH) {
+    throw new BadFileDescriptor(ARGUMENT, 'an O_PATH fd cannot be read; open the image for reading');
+  }
+  if ((flags & O_ACCMODE) === O_WRONLY) {
+    throw new BadFileDescriptor(ARGUMENT, 'the fd is open write-only; open the image for reading');
+  }
+  const stat = fs.fstatSync(fd, { bigint: true });
+  if (stat.isFile()) {
+    return { kind: 'file', readOnly: (flags & O_ACCMODE) === O_RDONLY, sizeBytes: stat.size };
+  }
+  if (stat.isBlockDevice()) return { kind: 'block-device', readOnly: (flags & O_ACCMODE) === O_RDONLY };
+  throw new BadFileDescriptor(ARGUMENT, `expected a regular file or block device, got ${kindOf(stat)}`);
+}

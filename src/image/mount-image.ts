@@ -1,0 +1,180 @@
+// Mounts the partitions of a dissected image: one autoclear loop device per
+// partition (this kernel has no partition scanning), a detached fsmount per
+// loop device, optionally idmapped. The loop fd is closed as soon as the
+// mount holds the device, so the device lives exactly as long as the mount.
+import { BadImage, InvalidArgument, NotSupported, NoMountablePartition, SystemError } from '../errors';
+import { Errno } from '../native/errno';
+import { closeQuietly } from '../native/fd';
+import { FsMountError, fsMount } from '../native/fsmount';
+import { attachLoopDevice } from '../native/loop';
+import { setMountAttributes } from '../native/mount-api';
+import { dissectImage, mountableFileSystem, type DissectedPartition } from './dissect';
+import { parseMountOptions, resolveMountOptions, type FileSystem } from './filesystems';
+import { inspectImageFd } from './image-fd';
+import { DESIGNATORS, type Designator } from './partition-types';
+
+/** Mounted when the caller names no partitions; ESP and XBOOTLDR only on request. */
+export const DEFAULT_DESIGNATORS: readonly Designator[] = ['root', 'usr', 'home', 'srv', 'var', 'tmp', 'data'];
+
+export interface MountImageOptions {
+  /** The caller's fd, used as it is: never reopened by path. */
+  imageFd: number;
+  readOnly: boolean;
+  /** Designators to mount; absent: DEFAULT_DESIGNATORS that the image has (minus no-auto). */
+  partitions?: readonly string[];
+  /** Idmap every mount through this user namespace. */
+  userNamespaceFd?: number;
+  /** nosuid and nodev on every mount (for non-root callers). */
+  forceNosuidNodev: boolean;
+  /** Comma-separated MountOptions text, checked per filesystem. */
+  mountOptions?: string;
+}
+
+export interface MountedPartition {
+  designator: string;
+  fstype: string;
+  uuid: string | null;
+  label: string | null;
+  offset: bigint;
+  size: bigint;
+  readOnly: boolean;
+  /** Detached mount, O_CLOEXEC; owned by the caller of mountImage. */
+  mountFd: number;
+}
+
+function selectPartitions(all: readonly DissectedPartition[], requested?: readonly string[]): DissectedPartition[] {
+  if (requested === undefined) {
+    const selected = all.filter((p) => DEFAULT_DESIGNATORS.includes(p.designator) && !p.noAuto);
+    if (selected.length === 0) {
+      const present = all.map((p) => p.designator + (p.noAuto ? ' (no-auto)' : '')).join(', ') || 'none';
+      throw new NoMountablePartition(`the image has no partition to mount by default (designated partitions: ${present})`);
+    }
+    return selected;
+  }
+  if (requested.length === 0) throw new InvalidArgument('options.Partitions', 'names no partition');
+  const selected: DissectedPartition[] = [];
+  for (const name of requested) {
+    if (!(DESIGNATORS as readonly string[]).includes(name)) {
+      throw new InvalidArgument('options.Partitions', `unknown designator "${name}" (known: ${DESIGNATORS.join(', ')})`);
+    }
+    if (selected.some((p) => p.designator === name)) {
+      throw new InvalidArgument('options.Partitions', `"${name}" is listed twice`);
+    }
+    const partition = all.find((p) => p.designator === name);
+    if (!partition) {
+      const present = all.map((p) => p.designator).join(', ') || 'none';
+      throw new NoMountablePartition(`the image has no ${name} partition (it has: ${present})`);
+    }
+    selected.push(partition);
+  }
+  return selected;
+}
+
+function where(partition: DissectedPartition): string {
+  return partition.partitionNumber === null
+    ? `the image (${partition.designator})`
+    : `partition ${partition.partitionNumber} (${partition.designator})`;
+}
+
+// EFSCORRUPTED is EUCLEAN; Node does not export it (117 on asm-generic).
+const EUCLEAN = (Errno as Record<string, number | undefined>).EUCLEAN ?? 117;
+
+/** Turns an fsopen/fsconfig/fsmount failure into the error a caller can act on. */
+function translateMountError(error: unknown, partition: DissectedPartition, fs: FileSystem): unknown {
+  if (!(error instanceof FsMountError)) return error;
+  const why = error.log.length ? `: ${error.log.join('; ')}` : '';
+  if (error.step === 'open' && error.errno === Errno.ENODEV) {
+    return new NotSupported(`the running kernel has no ${fs.driver} driver, needed for ${where(partition)}`);
+  }
+  if (error.step === 'option' && error.errno === Errno.EINVAL) {
+    return new InvalidArgument('options.MountOptions', `${fs.driver} refused an option for ${where(partition)}${why}`);
+  }
+  if (
+    error.step === 'create' &&
+    [Errno.EINVAL, EUCLEAN, Errno.EBADMSG, Errno.EFBIG, Errno.EIO].includes(error.errno)
+  ) {
+    return new BadImage(`${fs.driver} cannot mount ${where(partition)} (${error.code})${why}`);
+  }
+  return error;
+}
+
+function translateIdmapError(error: unknown, fstype: string): unknown {
+  if (error instanceof SystemError && error.errno === Errno.EINVAL) {
+    return new NotSupported(`${fstype} cannot be idmapped on this kernel (mount_setattr: EINVAL)`);
+  }
+  return error;
+}
+
+function mountPartition(fd: number, partition: DissectedPartition, options: MountImageOptions, readOnlyFd: boolean): MountedPartition {
+  const fs = mountableFileSystem(partition);
+  const readOnly = options.readOnly || readOnlyFd || fs.alwaysReadOnly || partition.readOnlyFlag;
+  const resolved = resolveMountOptions(parseMountOptions(options.mountOptions ?? ''), fs, { readOnly });
+  const loop = attachLoopDevice(fd, { offset: partition.offset, sizeLimit: partition.size, readOnly });
+  let mountFd = -1;
+  try {
+    try {
+      mountFd = fsMount({
+        fstype: fs.driver,
+        source: loop.path,
+        options: resolved.fsOptions,
+        readOnly,
+        nosuid: options.forceNosuidNodev,
+        nodev: options.forceNosuidNodev,
+        noexec: resolved.attributes.noexec,
+        atime: resolved.attributes.atime,
+        nodiratime: resolved.attributes.nodiratime,
+      });
+    } catch (error) {
+      throw translateMountError(error, partition, fs);
+    }
+    if (options.userNamespaceFd !== undefined) {
+      try {
+        setMountAttributes(mountFd, { idmapUserNamespaceFd: options.userNamespaceFd });
+      } catch (error) {
+        throw translateIdmapError(error, fs.driver);
+      }
+    }
+  } catch (error) {
+    closeQuietly(mountFd);
+    throw error;
+  } finally {
+    // The mount (if any) now holds the device; autoclear frees it with the mount.
+    closeQuietly(loop.fd);
+  }
+  return {
+    designator: partition.designator,
+    fstype: partition.fstype ?? fs.name,
+    uuid: partition.uuid,
+    label: partition.label,
+    offset: partition.offset,
+    size: partition.size,
+    readOnly,
+    mountFd,
+  };
+}
+
+/**
+ * Dissects the image and mounts the selected partitions. Either every
+ * selected partition is mounted, or none is: on failure every mount fd and
+ * loop fd made so far is closed, so no loop device outlives the call.
+ */
+export function mountImage(options: MountImageOptions): MountedPartition[] {
+  const info = inspectImageFd(options.imageFd);
+  // Syntax errors in MountOptions fail before any device is touched.
+  parseMountOptions(options.mountOptions ?? '');
+  const image = dissectImage(options.imageFd, { sizeBytes: info.sizeBytes });
+  const selected = selectPartitions(image.partitions, options.partitions);
+  // Refuse unsupported filesystems before the first loop device exists.
+  for (const partition of selected) mountableFileSystem(partition);
+
+  const mounted: MountedPartition[] = [];
+  try {
+    for (const partition of selected) {
+      mounted.push(mountPartition(options.imageFd, partition, options, info.readOnly));
+    }
+  } catch (error) {
+    for (const m of mounted) closeQuietly(m.mountFd);
+    throw error;
+  }
+  return mounted;
+}
