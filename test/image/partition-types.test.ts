@@ -4,7 +4,7 @@ import { PARTITION_TYPES, nativeArchitecture, partitionTypeOf } from '../../src/
 const maps = test.macro({
   exec(t: ExecutionContext, uuid: string, designator: string | undefined, architecture?: string) {
     const type = partitionTypeOf(uuid);
-    t.is<string | undefined>(type?.designator, designator);
+    t.is(type?.designator as string | undefined, designator);
     t.is(type?.architecture, architecture);
   },
   title: (provided, uuid: string, designator?: string) => `${uuid} -> ${designator ?? 'skipped'} ${provided ?? ''}`,
