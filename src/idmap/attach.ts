@@ -1,0 +1,92 @@
+// Attaching a detached mount at a caller's directory, and detaching it again
+// for Unmount. There is no umount-by-fd: Unmount opens the mount's root,
+// verifies its unique mount id is the one recorded at attach time, and
+// unmounts through that fd's /proc/self/fd link, so the check and the
+// unmount act on the same mount.
+import path from 'node:path';
+import { AlreadyMounted, NotEmpty, NotFound, NotOwner, SystemError } from '../errors';
+import { Errno } from '../native/errno';
+import { closeQuietly } from '../native/fd';
+import { isDirectoryEmpty, O_DIRECTORY, O_PATH, openAt, openParent } from '../native/dirfd';
+import { detachMountOfFd, isMountRoot, mountIdOf, mountIdsOf, moveMountTo, type MountIds } from '../native/mount-api';
+import { requireDirectory } from './file-kind';
+import { directoryPath } from './trust';
+
+const AT_FDCWD = -100;
+
+/**
+ * A mount target must be an empty directory the caller owns (root: any)
+ * with nothing mounted on it, so attaching hides nothing and mounts over
+ * nothing that is not the caller's.
+ */
+export function checkAttachTarget(fd: number, callerUid: number): void {
+  const stats = requireDirectory(fd, 'target');
+  if (callerUid !== 0 && stats.uid !== callerUid) {
+    throw new NotOwner(`the target directory is owned by uid ${stats.uid}, not by the caller`);
+  }
+  if (isMountRoot(fd) || isOvermounted(fd)) throw new AlreadyMounted('the target directory is already a mount point');
+  if (!isDirectoryEmpty(fd)) throw new NotEmpty('the target directory is not empty');
+}
+
+/**
+ * An fd opened before something was mounted on its directory still shows
+ * the directory underneath, and move_mount would stack on top of that
+ * other mount. Looking the name up again from the parent crosses into
+ * whatever is mounted there now.
+ */
+function isOvermounted(fd: number): boolean {
+  const name = path.basename(directoryPath(fd));
+  const parent = openParent(fd);
+  let again: number | undefined;
+  try {
+    again = openAt(parent, name, O_PATH | O_DIRECTORY);
+    return mountIdOf(again) !== mountIdOf(fd);
+  } catch {
+    // Renamed or removed meanwhile: nothing found mounted on it.
+    return false;
+  } finally {
+    closeQuietly(again);
+    closeQuietly(parent);
+  }
+}
+
+/** Attaches `mountFd` at `targetFd`; returns the ids the attached mount keeps. */
+export function attachMount(mountFd: number, targetFd: number): MountIds {
+  moveMountTo(mountFd, targetFd);
+  return mountIdsOf(mountFd);
+}
+
+export type DetachRequest = ({ targetFd: number; path?: never } | { path: string; targetFd?: never }) & {
+  /** The id recorded at attach time (unique id, see mountIdOf). */
+  expectedMountId: bigint;
+};
+
+/**
+ * Unmounts (MNT_DETACH) the mount nsmountd attached, given its root as an
+ * fd or a path. Throws NotFound unless the mount found there is the
+ * expected one, so a recycled path or a mount stacked on top is never hit.
+ */
+export function detachAttachedMount(request: DetachRequest): void {
+  const fd = request.targetFd ?? openMountPoint(request.path!, request.expectedMountId);
+  try {
+    if (!isMountRoot(fd) || mountIdOf(fd) !== request.expectedMountId) {
+      throw new NotFound(`mount ${request.expectedMountId} is not mounted there`);
+    }
+    detachMountOfFd(fd);
+  } finally {
+    if (request.targetFd === undefined) closeQuietly(fd);
+  }
+}
+
+function openMountPoint(mountPoint: string, expectedMountId: bigint): number {
+  try {
+    return openAt(AT_FDCWD, mountPoint, O_PATH | O_DIRECTORY);
+  } catch (err) {
+    if (err instanceof SystemError && err.errno === Errno.ENOENT) {
+      throw new NotFound(`mount ${expectedMountId} is not mounted there: ${mountPoint} does not exist`);
+    }
+    throw err;
+  }
+}
+
+export { findMountByIdInMountinfo } from './mountinfo';

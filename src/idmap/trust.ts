@@ -1,0 +1,77 @@
+// Whether an IdmapDirectory request stays within what the caller could do
+// anyway. The method layer turns "untrusted" into a polkit action that
+// needs an administrator. As with systemd-mountfsd's MountDirectory, a
+// foreign-owned tree is the caller's when the caller owns a directory
+// above it on the same mount: only then did the caller put it there (or
+// could remove it), and no mount boundary can splice in someone else's tree.
+import fs from 'node:fs';
+import { closeQuietly } from '../native/fd';
+import { openParent } from '../native/dirfd';
+import { isMountRoot, mountIdOf } from '../native/mount-api';
+import { requireDirectory } from './file-kind';
+import { isForeignId } from './foreign-range';
+import type { IdmapMode } from './idmap-directory';
+
+export const MAX_ANCESTOR_LEVELS = 16;
+
+export interface TrustDecision {
+  trusted: boolean;
+  /** For logs and polkit details; says what was found. */
+  reason: string;
+}
+
+export interface IdmapTrustRequest {
+  directoryFd: number;
+  callerUid: number;
+  mode: IdmapMode;
+}
+
+export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision {
+  const { uid } = requireDirectory(request.directoryFd, 'directory');
+  if (request.callerUid === 0) return { trusted: true, reason: 'the caller is root' };
+  if (uid === request.callerUid) return { trusted: true, reason: 'the caller owns the directory' };
+  if (request.mode === 'owner') {
+    return { trusted: false, reason: `the owner mode on a directory owned by uid ${uid}, not by the caller` };
+  }
+  if (!isForeignId(uid)) {
+    return { trusted: false, reason: `the directory is owned by uid ${uid}, neither the caller nor the foreign range` };
+  }
+  const levels = ownedAncestorLevels(request.directoryFd, request.callerUid);
+  if (levels !== undefined) {
+    return { trusted: true, reason: `the foreign range owns the directory and the caller owns its ancestor ${levels} level(s) up` };
+  }
+  return {
+    trusted: false,
+    reason: `the foreign range owns the directory but the caller owns no ancestor within ${MAX_ANCESTOR_LEVELS} levels on the same mount`,
+  };
+}
+
+/**
+ * How many levels above `fd` the nearest directory owned by `uid` is,
+ * walking ".." by fd and stopping at the mount root; undefined if none.
+ */
+export function ownedAncestorLevels(fd: number, uid: number): number | undefined {
+  if (isMountRoot(fd)) return undefined;
+  const mountId = mountIdOf(fd);
+  let current = fd;
+  try {
+    for (let level = 1; level <= MAX_ANCESTOR_LEVELS; level++) {
+      const parent = openParent(current);
+      if (current !== fd) closeQuietly(current);
+      current = parent;
+      // ".." of a mount root crosses into the parent mount; we never go
+      // there, but check anyway in case something was mounted meanwhile.
+      if (mountIdOf(current) !== mountId) return undefined;
+      if (fs.fstatSync(current).uid === uid) return level;
+      if (isMountRoot(current)) return undefined;
+    }
+    return undefined;
+  } finally {
+    if (current !== fd) closeQuietly(current);
+  }
+}
+
+/** The directory's path as the kernel names it now: for polkit details and logs, never for access. */
+export function directoryPath(fd: number): string {
+  return fs.readlinkSync(`/proc/self/fd/${fd}`);
+}
