@@ -1,0 +1,15 @@
+import type { Config } from './types';
+
+export const DEFAULT_CONFIG_FILE = '/etc/nsmountd/nsmountd.conf';
+
+/** A fresh copy each call, so callers may modify what they get. */
+export function defaultConfig(): Config {
+  return {
+    daemon: { stateDir: '/run/nsmountd', logLevel: 'info', idleTimeoutSec: 0 },
+    // 0x00080000..0x6FFFFFFF is systemd's range for container IDs (UIDS-GIDS.md):
+    // above what useradd hands out, below the foreign range 0x7FFE0000. Other
+    // allocators (systemd-nspawn --private-users=pick) draw from it too.
+    pool: { first: 524288, last: 1879048191, quotaPerUid: 256, reclaimIntervalSec: 30 },
+    images: { directories: ['/var/lib/machines', '/var/lib/nsmountd/images', '/usr/lib/nsmountd/images'] },
+  };
+}

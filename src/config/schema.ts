@@ -1,0 +1,35 @@
+// Which TOML keys exist, where each lands in Config and how it is checked.
+// Anything not listed here is refused, so a typo cannot silently leave a
+// default in force.
+import { absolutePath, absolutePaths, integer, oneOf, Check } from './checks';
+import { LOG_LEVELS, Config } from './types';
+
+/** Highest ID the kernel accepts in a map: (uid_t)-1 is "no ID". */
+export const MAX_ID = 0xfffffffe;
+export const BLOCK = 65536;
+
+export interface Setting {
+  /** Property name inside the Config section. */
+  prop: string;
+  check: Check<unknown>;
+}
+
+type Schema = { [S in keyof Config]: Record<string, Setting> };
+
+export const SCHEMA: Schema = {
+  daemon: {
+    state_dir: { prop: 'stateDir', check: absolutePath() },
+    log_level: { prop: 'logLevel', check: oneOf(LOG_LEVELS) },
+    idle_timeout_sec: { prop: 'idleTimeoutSec', check: integer({ min: 0 }) },
+  },
+  pool: {
+    // IDs below 65536 are the host's own users and groups.
+    first: { prop: 'first', check: integer({ min: BLOCK, max: MAX_ID, multipleOf: BLOCK }) },
+    last: { prop: 'last', check: integer({ min: BLOCK, max: MAX_ID }) },
+    quota_per_uid: { prop: 'quotaPerUid', check: integer({ min: 1 }) },
+    reclaim_interval_sec: { prop: 'reclaimIntervalSec', check: integer({ min: 1 }) },
+  },
+  images: {
+    directories: { prop: 'directories', check: absolutePaths() },
+  },
+};

@@ -1,0 +1,28 @@
+// The daemon's configuration after defaults, file and drop-ins are merged.
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  daemon: {
+    /** Where allocation and mount records live; must survive restarts, so /run, not a private tmp. */
+    stateDir: string;
+    logLevel: LogLevel;
+    /** Exit after this many idle seconds (D-Bus activation restarts us); 0 = never. */
+    idleTimeoutSec: number;
+  };
+  pool: {
+    /** First host uid/gid handed out; a multiple of 65536. */
+    first: number;
+    /** Last host uid/gid handed out, inclusive. Only whole 65536-ID blocks from `first` are used. */
+    last: number;
+    /** How many user namespaces one caller uid may hold at once. */
+    quotaPerUid: number;
+    /** How often ranges of namespaces that are gone are taken back. */
+    reclaimIntervalSec: number;
+  };
+  images: {
+    /** Directories whose images count as trusted (org.nsmount.mount-image). */
+    directories: string[];
+  };
+}
