@@ -57,9 +57,10 @@ export function makeExt4(dir: string, name: string, options: Ext4Options = {}): 
   return image;
 }
 
-export function makeErofs(dir: string, name: string, options: ContentOptions & { label?: string } = {}): string {
+/** mkfs.erofs 1.5 (bookworm) has no label option. */
+export function makeErofs(dir: string, name: string, options: ContentOptions = {}): string {
   const image = path.join(dir, name);
-  run('mkfs.erofs', [...(options.label ? ['-L', options.label] : []), image, populate(dir, options)]);
+  run('mkfs.erofs', ['--quiet', image, populate(dir, options)]);
   return image;
 }
 

@@ -8,7 +8,9 @@ import { attachLoopDevice } from '../../src/native/loop';
 import { loopDevicesUnder, makeExt4, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';
 
 // Loop devices and fsopen need CAP_SYS_ADMIN in the initial namespaces.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
+// Serial: each test asserts that no loop device backed by the shared
+// directory is left, which a concurrent test's live mount would break.
+const rootTest = process.getuid?.() === 0 ? test.serial : test.skip;
 
 let dir: string;
 let image: string;
