@@ -5,3 +5,4 @@ export { ConfigError } from './error';
 export type { ConfigErrorLocation } from './error';
 export { loadConfig } from './load';
 export type { LoadConfigOptions } from './load';
+export { exampleConfigText } from './example';

@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, defaultConfig, loadConfig } from '../../src/config';
+import { exampleConfigText } from '../../src/config/example';
 import { configTree } from './fixture';
 
 const dirs: string[] = [];
@@ -103,4 +104,14 @@ test('an unreadable drop-in is an error naming it', (t) => {
   mkdirSync(join(root, 'nsmountd.conf.d/10-dir.conf'), { recursive: true });
   const err = t.throws(() => loadConfig({ file: join(root, 'nsmountd.conf') }), { instanceOf: ConfigError });
   t.true(err!.message.startsWith(`${join(root, 'nsmountd.conf.d/10-dir.conf')}: cannot read`));
+});
+
+test('the example file loads, and uncommented it still gives the defaults', (t) => {
+  const text = exampleConfigText();
+  const uncommented = text.replace(/^#([a-z_]+ = )/gm, '$1');
+  t.not(uncommented, text);
+  for (const body of [text, uncommented]) {
+    const root = tree({ 'nsmountd.conf': body });
+    t.deepEqual(loadConfig({ file: join(root, 'nsmountd.conf') }), defaultConfig());
+  }
 });

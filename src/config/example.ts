@@ -1,0 +1,49 @@
+// The commented nsmountd.conf that install-system puts in /etc. Generated
+// from defaultConfig() so the documented defaults cannot drift from the real
+// ones.
+import { defaultConfig } from './defaults';
+import { LOG_LEVELS } from './types';
+
+const toml = (value: string | number | string[]): string =>
+  Array.isArray(value) ? `[${value.map((v) => JSON.stringify(v)).join(', ')}]` : JSON.stringify(value);
+
+export function exampleConfigText(): string {
+  const d = defaultConfig();
+  return `# nsmountd configuration. Every setting is shown commented out with its
+# default. Files in nsmountd.conf.d/*.conf are read after this one in lexical
+# order; a later file wins key by key. The daemon checks everything at
+# start-up and refuses to run on an unknown key or a bad value.
+
+[daemon]
+# Records of allocated ranges and mounts. Must survive daemon restarts
+# (the namespaces and mounts do), so keep it on /run, not in a private tmp.
+#state_dir = ${toml(d.daemon.stateDir)}
+
+# One of ${LOG_LEVELS.join(', ')}.
+#log_level = ${toml(d.daemon.logLevel)}
+
+# Exit after this many seconds without calls; D-Bus activation restarts the
+# daemon on the next call. 0 = never exit.
+#idle_timeout_sec = ${toml(d.daemon.idleTimeoutSec)}
+
+[pool]
+# Host user/group IDs handed out to user namespaces, in blocks of 65536.
+# first must be a multiple of 65536 and at least 65536; last is inclusive,
+# at most 4294967294. The pool must not overlap the foreign range
+# 2147352576..2147418111 and should not overlap IDs used for anything else.
+#first = ${toml(d.pool.first)}
+#last = ${toml(d.pool.last)}
+
+# How many user namespaces one calling user may hold at once.
+#quota_per_uid = ${toml(d.pool.quotaPerUid)}
+
+# Seconds between sweeps that take back the ranges of namespaces that are gone.
+#reclaim_interval_sec = ${toml(d.pool.reclaimIntervalSec)}
+
+[images]
+# Images inside these directories are trusted (polkit action
+# org.nsmount.mount-image); any other image needs
+# org.nsmount.mount-image-untrusted.
+#directories = ${toml(d.images.directories)}
+`;
+}
