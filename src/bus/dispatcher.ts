@@ -77,14 +77,10 @@ export class Dispatcher {
     const fds = takeMessageFds(msg);
     this.inFlight++;
     const started = process.hrtime.bigint();
-    let settled: Promise<void>;
-    try {
-      settled = this.route(msg, fds, started);
-    } catch (err) {
+    const settled = this.route(msg, fds, started).catch((err: unknown) => {
       this.replyError(msg, err, { method: msg.member, started });
-      settled = Promise.resolve();
-    }
-    settled.finally(() => {
+    });
+    void settled.finally(() => {
       for (const fd of fds) closeQuietly(fd);
       this.inFlight--;
       this.lastActivity = Date.now();

@@ -1,0 +1,60 @@
+// What the running kernel offers, probed once at start-up with the real
+// operations (a feature is listed only if it actually worked here).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createUserNamespace } from '../native/userns';
+import { namespaceFileHandlesSupported } from '../native/nsfs';
+import { openTreeClone, setMountAttributes } from '../native/mount-api';
+import { closeQuietly } from '../native/fd';
+
+export type Feature = 'user-namespaces' | 'idmapped-mounts' | 'namespace-file-handles' | 'loop-configure' | 'mount-api';
+
+function probeUserNamespaces(): number | undefined {
+  try {
+    const map = [{ inside: 0, outside: 2147352576, count: 65536 }];
+    return createUserNamespace({ ownerUid: 0, ownerGid: 0, uidMap: map, gidMap: map });
+  } catch {
+    return undefined;
+  }
+}
+
+function probeIdmappedMounts(userns: number, scratchDir: string): boolean {
+  let dirFd: number | undefined;
+  let mountFd: number | undefined;
+  try {
+    dirFd = fs.openSync(scratchDir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    mountFd = openTreeClone(dirFd, { recursive: false });
+    setMountAttributes(mountFd, { idmapUserNamespaceFd: userns, nosuid: true, nodev: true });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    // A detached clone that is never attached dissolves on close.
+    closeQuietly(mountFd);
+    closeQuietly(dirFd);
+  }
+}
+
+function loopConfigureAvailable(): boolean {
+  // LOOP_CONFIGURE exists since 5.8; the control device must be there.
+  const [major, minor] = os.release().split('.').map(Number);
+  return fs.existsSync('/dev/loop-control') && (major > 5 || (major === 5 && minor >= 8));
+}
+
+export function detectFeatures(opts: { scratchDir: string }): Feature[] {
+  const features: Feature[] = [];
+  const userns = probeUserNamespaces();
+  if (userns !== undefined) {
+    features.push('user-namespaces');
+    if (probeIdmappedMounts(userns, opts.scratchDir)) features.push('idmapped-mounts', 'mount-api');
+    closeQuietly(userns);
+  }
+  if (namespaceFileHandlesSupported()) features.push('namespace-file-handles');
+  if (loopConfigureAvailable()) features.push('loop-configure');
+  return features;
+}
+
+export function defaultScratchDir(stateDir: string): string {
+  return path.resolve(stateDir);
+}

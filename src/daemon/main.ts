@@ -1,0 +1,207 @@
+// nsmountd: wires configuration, the registry, the kernel probes, polkit and
+// the bus together, and owns the process lifecycle (signals, idle exit,
+// losing the bus).
+import fs from 'node:fs';
+import dbus from 'dbus-next';
+import { parseDaemonArgs, USAGE, UsageError, type DaemonArgs } from './args';
+import { packageVersion, machineId } from './version';
+import { packageFile } from './paths';
+import { detectFeatures } from './features';
+import { managerProperties } from './properties';
+import { buildMethods } from './methods';
+import { createLogger, type Logger } from '../log';
+import { connectBus, resolveBusAddress, FdPassingUnavailable, type MessageBus } from '../bus/connection';
+import { callBus, DBUS_DAEMON } from '../bus/bus-call';
+import { CallerDirectory } from '../bus/caller';
+import { Dispatcher } from '../bus/dispatcher';
+import { Introspection, BUS_NAME } from '../bus/introspection';
+import { PolkitAuthority } from '../polkit/authority';
+import { RegistryStore } from '../registry/store';
+import { UserNamespaceAllocator } from '../userns/allocator';
+import { Exclusions } from '../userns/exclusions';
+import { loadConfig, ConfigError, type Config } from '../config';
+import { startEmbeddedStack, systemBusReachable, type EmbeddedStack } from '../stack/embedded';
+
+const REQUEST_NAME_DO_NOT_QUEUE = 0x4;
+const PRIMARY_OWNER = 1;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`nsmountd: ${message}\n`);
+  process.exit(code);
+}
+
+async function chooseBus(args: DaemonArgs, log: Logger, stateDir: string): Promise<{ address: string; embedded?: EmbeddedStack }> {
+  if (args.address) return { address: args.address };
+  if (!args.embedded && (process.env.DBUS_SYSTEM_BUS_ADDRESS || (await systemBusReachable()))) {
+    return { address: resolveBusAddress() };
+  }
+  const runtimeDir = `${stateDir.replace(/\/+$/, '')}-embedded`;
+  fs.mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
+  fs.chmodSync(runtimeDir, 0o755);
+  const embedded = await startEmbeddedStack({
+    runtimeDir,
+    policyFiles: [packageFile('dbus/org.nsmount.NsMount1.conf')],
+    actionFiles: [packageFile('polkit/org.nsmount.policy')],
+    log,
+  });
+  process.stdout.write(
+    `nsmountd: no system bus is running, so an embedded one was started with its own polkitd.\n` +
+      `  DBUS_SYSTEM_BUS_ADDRESS=${embedded.address}\n` +
+      `  try: gdbus call --address '${embedded.address}' --dest ${BUS_NAME} --object-path /org/nsmount/NsMount1 ` +
+      `--method org.nsmount.NsMount1.Manager.AllocateUserNamespace demo 0 '{}'\n`,
+  );
+  return { address: embedded.address, embedded };
+}
+
+export async function runDaemon(argv: string[]): Promise<void> {
+  let args: DaemonArgs;
+  try {
+    args = parseDaemonArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) fail(`${err.message}\n\n${USAGE}`, 2);
+    throw err;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.version) {
+    process.stdout.write(`nsmountd ${packageVersion()}\n`);
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    fail(
+      'must run as root: it creates user namespaces owned by other users, writes their uid/gid maps, ' +
+        'changes ownership to the foreign uid range and makes mounts, none of which an ordinary user may do',
+    );
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig({ file: args.config });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const stateDir = args.stateDir ?? config.daemon.stateDir;
+  const log = createLogger({ level: args.logLevel ?? config.daemon.logLevel });
+
+  // A bug must not take the service down for everyone: log it and go on.
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+
+  const store = new RegistryStore(stateDir);
+  try {
+    store.open();
+  } catch (err) {
+    fail(`cannot open the registry in ${stateDir}: ${(err as Error).message}`);
+  }
+  const features = detectFeatures({ scratchDir: stateDir });
+  log.info({ features }, 'kernel features');
+  const allocator = new UserNamespaceAllocator({
+    store,
+    pool: { first: config.pool.first, last: config.pool.last },
+    quotaPerUid: config.pool.quotaPerUid,
+    exclusions: new Exclusions(),
+    log,
+  });
+  const reclaimed = allocator.sweep();
+  if (reclaimed) log.info({ reclaimed }, 'reclaimed blocks of namespaces that ended while nsmountd was away');
+
+  const { address, embedded } = await chooseBus(args, log, stateDir);
+  let bus: MessageBus;
+  try {
+    bus = await connectBus({ address });
+  } catch (err) {
+    await embedded?.stop();
+    if (err instanceof FdPassingUnavailable) fail(err.message);
+    fail(`cannot connect to the bus at ${address}: ${(err as Error).message}`);
+  }
+
+  const callers = new CallerDirectory(bus);
+  bus.on('message', (msg: dbus.Message) => {
+    if (msg.type === 4 && msg.sender === 'org.freedesktop.DBus' && msg.member === 'NameOwnerChanged') {
+      const [name, , newOwner] = msg.body as [string, string, string];
+      callers.nameOwnerChanged(name, newOwner);
+    }
+  });
+  await callBus(bus, {
+    ...DBUS_DAEMON,
+    member: 'AddMatch',
+    signature: 's',
+    body: ["type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'"],
+  });
+
+  const dispatcher = new Dispatcher({
+    bus,
+    methods: buildMethods({ allocator, config, log }),
+    introspection: Introspection.fromContractFile(),
+    properties: managerProperties({ version: packageVersion(), features }),
+    authority: new PolkitAuthority(bus),
+    callers,
+    log,
+    machineId,
+  });
+  dispatcher.attach();
+
+  const [reply] = await callBus(bus, {
+    ...DBUS_DAEMON,
+    member: 'RequestName',
+    signature: 'su',
+    body: [BUS_NAME, REQUEST_NAME_DO_NOT_QUEUE],
+  });
+  if (reply !== PRIMARY_OWNER) {
+    bus.disconnect();
+    await embedded?.stop();
+    fail(`${BUS_NAME} is already owned on ${address}; is another nsmountd running?`);
+  }
+  log.info({ address, stateDir, version: packageVersion() }, 'nsmountd ready');
+
+  const reclaimTimer = setInterval(() => {
+    try {
+      const freed = allocator.sweep();
+      if (freed) log.debug({ freed }, 'reclaim sweep');
+    } catch (err) {
+      log.warn({ err }, 'reclaim sweep failed');
+    }
+  }, config.pool.reclaimIntervalSec * 1000);
+  reclaimTimer.unref();
+
+  let stopping = false;
+  const shutdown = async (reason: string, code: number) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ reason, inFlight: dispatcher.callsInFlight }, 'shutting down');
+    await dispatcher.drain();
+    try {
+      await callBus(bus, { ...DBUS_DAEMON, member: 'ReleaseName', signature: 's', body: [BUS_NAME] });
+    } catch {
+      // The bus may already be gone.
+    }
+    clearInterval(reclaimTimer);
+    bus.disconnect();
+    store.close();
+    await embedded?.stop();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  bus.on('error', (err: Error) => {
+    log.error({ err: err.message }, 'lost the bus connection');
+    void shutdown('bus connection lost', 1);
+  });
+  const connectionEvents = (bus as unknown as { _connection: NodeJS.EventEmitter })._connection;
+  connectionEvents.on('end', () => {
+    log.error('the bus closed the connection');
+    void shutdown('bus connection closed', 1);
+  });
+
+  if (config.daemon.idleTimeoutSec > 0) {
+    const idleMs = config.daemon.idleTimeoutSec * 1000;
+    const idleTimer = setInterval(() => {
+      if (dispatcher.callsInFlight === 0 && Date.now() - dispatcher.lastActivity >= idleMs) {
+        void shutdown('idle', 0);
+      }
+    }, Math.min(idleMs, 1000));
+    idleTimer.unref();
+  }
+}

@@ -1,0 +1,46 @@
+import type { MethodDefinition } from '../bus/method';
+import { parseOptions } from '../bus/options';
+import { validateNamespaceName, validateNamespaceSize } from '../userns/name';
+import type { UserNamespaceAllocator } from '../userns/allocator';
+import { InvalidArgument } from '../errors';
+
+export const ALLOCATE_USER_NAMESPACE_ACTION = 'org.nsmount.allocate-user-namespace';
+
+const OPTIONS = {} as const;
+
+interface Params {
+  name: string;
+  size: number;
+}
+
+export function allocateUserNamespace(deps: { allocator: UserNamespaceAllocator }): MethodDefinition<Params> {
+  return {
+    name: 'AllocateUserNamespace',
+    inSignature: 'sua{sv}',
+    outSignature: 'huu',
+    parse([name, size, options]) {
+      if (typeof name !== 'string') throw new InvalidArgument('name', 'expected a string');
+      parseOptions(options, OPTIONS);
+      return { name: validateNamespaceName(name), size: validateNamespaceSize(size as number) };
+    },
+    chooseAction(params) {
+      return {
+        action: ALLOCATE_USER_NAMESPACE_ACTION,
+        details: { name: params.name, size: String(params.size) },
+      };
+    },
+    act(params, { caller }) {
+      const allocation = deps.allocator.allocate({
+        ownerUid: caller.uid,
+        ownerGid: caller.gid,
+        name: params.name,
+        size: params.size,
+      });
+      return {
+        signature: 'huu',
+        body: [allocation.fd, allocation.base, allocation.size],
+        ownedFds: [allocation.fd],
+      };
+    },
+  };
+}
