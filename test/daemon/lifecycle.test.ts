@@ -1,0 +1,85 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { rootTest, rootSkipReason } from '../helpers/root';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { holdNamespaces } from '../helpers/holder';
+import { callAs } from '../helpers/call';
+import { runAsUser } from '../helpers/as-user';
+import { alice, bob, carol, dave } from '../helpers/users';
+
+let stack: TestStack;
+
+test.before(async () => {
+  if (rootSkipReason) return;
+  stack = await startTestStack();
+});
+test.after.always(async () => {
+  await stack?.stop();
+});
+
+rootTest.serial('Introspect serves the contract file', async (t) => {
+  const r = await callAs(alice, stack.address, 'Introspect', '', [], {});
+  // The call client defaults to the Manager interface; ask the standard one.
+  const intro = await runAsUser(alice, [
+    'gdbus', 'introspect', '--address', stack.address, '--dest', 'org.nsmount.NsMount1', '--object-path', '/org/nsmount/NsMount1', '--xml',
+  ]);
+  t.is(intro.code, 0, intro.stderr);
+  const contract = fs.readFileSync(path.resolve(__dirname, '../../../dbus/org.nsmount.NsMount1.Manager.xml'), 'utf8');
+  for (const method of contract.matchAll(/<method name="([A-Za-z]+)"/g)) t.true(intro.stdout.includes(`<method name="${method[1]}">`), method[1]);
+  t.true(intro.stdout.includes('org.freedesktop.DBus.Peer'));
+  t.false(r.ok, 'Introspect is not a Manager method');
+});
+
+rootTest.serial('properties tell the version, features and the foreign range', async (t) => {
+  const r = await runAsUser(alice, [
+    'gdbus', 'call', '--address', stack.address, '--dest', 'org.nsmount.NsMount1', '--object-path', '/org/nsmount/NsMount1',
+    '--method', 'org.freedesktop.DBus.Properties.GetAll', 'org.nsmount.NsMount1.Manager',
+  ]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /'ForeignUidBase': <uint32 2147352576>/);
+  t.regex(r.stdout, /'ForeignUidCount': <uint32 65536>/);
+  t.regex(r.stdout, /'Features': <\[.*'user-namespaces'.*\]>/);
+  t.regex(r.stdout, /'namespace-file-handles'/);
+  t.regex(r.stdout, /'idmapped-mounts'/);
+});
+
+rootTest.serial('a restart keeps the registry', async (t) => {
+  const held = await holdNamespaces(alice, stack.address, ['survivor']);
+  try {
+    t.true(held.results[0].ok);
+    await stack.daemon.restart();
+    const list = await callAs('root', stack.address, 'ListUserNamespaces', 'a{sv}', [{}]);
+    t.true(list.ok);
+    const entries = list.ok ? (list.body[0] as Array<[string, number, number]>) : [];
+    t.true(entries.some((e) => e[0] === 'survivor' && e[1] === alice.uid && e[2] === held.results[0].base));
+    // The live block is not handed out again after the restart.
+    const other = await callAs(bob, stack.address, 'AllocateUserNamespace', 'sua{sv}', ['after-restart', 0, {}]);
+    t.true(other.ok);
+    if (other.ok) t.not(other.body[1], held.results[0].base);
+  } finally {
+    await held.release();
+  }
+});
+
+rootTest.serial('200 concurrent calls from several users leave the daemon with the fds it had', async (t) => {
+  // Warm up lazily opened fds (polkit connection, NSS) before counting.
+  await callAs(alice, stack.address, 'AllocateUserNamespace', 'sua{sv}', ['warmup', 0, {}]);
+  const before = stack.daemon.fdCount();
+  const users = [alice, bob, carol, dave];
+  const perClient = 25;
+  const clients = Array.from({ length: 8 }, (_, i) => {
+    const user = users[i % users.length];
+    const names = Array.from({ length: perClient }, (_, k) => `burst-${i}-${k}`);
+    return holdNamespaces(user, stack.address, names, { parallel: true });
+  });
+  const holders = await Promise.all(clients);
+  const results = holders.flatMap((h) => h.results);
+  t.is(results.length, 200);
+  const failed = results.filter((r) => !r.ok);
+  t.deepEqual(failed, []);
+  const bases = results.map((r) => r.base);
+  t.is(new Set(bases).size, 200, 'no block handed out twice');
+  await Promise.all(holders.map((h) => h.release()));
+  t.is(stack.daemon.fdCount(), before);
+});
