@@ -8,21 +8,23 @@ import { closeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { startLocalBus, LocalBus } from './local-bus';
+import { startPrivateSystemBus, PrivateBus } from '../../src/stack/private-bus';
 import { connect, callWithFds, tryOwn, CallSpec, NAME, MANAGER } from './bus-client';
 
 const POLICY = resolve(__dirname, '../../../dbus/org.nsmount.NsMount1.conf');
 const DENIED = 'org.freedesktop.DBus.Error.AccessDenied';
 
 let dir: string;
-let bus: LocalBus;
+let bus: PrivateBus;
 let service: dbus.MessageBus;
 let client: dbus.MessageBus;
 const reached: string[] = [];
 
 test.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'nsmountd-bus-policy-'));
-  bus = await startLocalBus({ dir, policyFiles: [POLICY] });
+  // Derived from the distribution's system.conf: its default deny for method
+  // calls is what our allowances are measured against.
+  bus = await startPrivateSystemBus({ runtimeDir: dir, policyFiles: [POLICY] });
   service = connect(bus.address);
   // Stand-in for nsmountd: answers every call with the number of fds it got.
   service.addMethodHandler((msg: dbus.Message) => {
