@@ -6,6 +6,7 @@
 import { BadImage, NoMountablePartition } from '../errors';
 import { probe, type BlkidPartition } from '../native/blkid';
 import { fileSystemFor, type FileSystem } from './filesystems';
+import { withPrivateProbeFd } from './probe-fd';
 import {
   GPT_FLAG_NO_AUTO,
   GPT_FLAG_READ_ONLY,
@@ -63,8 +64,15 @@ function describe(partition: { partitionNumber: number | null }): string {
   return partition.partitionNumber === null ? 'the image' : `partition ${partition.partitionNumber}`;
 }
 
-/** Dissects the image behind `fd` (a regular file or block device). */
+/**
+ * Dissects the image behind `fd` (a regular file or block device). The
+ * caller's file offset is left alone: libblkid reads through a private fd.
+ */
 export function dissectImage(fd: number, options: DissectOptions = {}): DissectedImage {
+  return withPrivateProbeFd(fd, (probeFd) => dissectThrough(probeFd, options));
+}
+
+function dissectThrough(fd: number, options: DissectOptions): DissectedImage {
   const whole = probe(fd, { size: options.sizeBytes, superblocks: true, partitions: true });
   const sizeBytes = whole.size;
   if (sizeBytes === 0n) throw new BadImage('the image is empty');

@@ -115,3 +115,20 @@ rootTest('an MBR-only disk is refused as having no mountable partition', (t) => 
   require('node:child_process').execFileSync('sfdisk', ['--quiet', image], { input: 'label: dos\nstart=2048, type=83\n' });
   t.throws(() => dissectFile(image), { instanceOf: NoMountablePartition, message: /"dos" table/ });
 });
+
+function filePosition(fd: number): number {
+  return Number(/^pos:\s+(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]);
+}
+
+rootTest("dissection leaves the caller's file offset where it was", (t) => {
+  const { image } = makeGpt(dir, 'offset.gpt', [{ type: TYPE_ROOT_X86_64, sizeMiB: 8, content: rootFs }]);
+  const fd = fs.openSync(image, 'r');
+  try {
+    fs.readSync(fd, Buffer.alloc(7), 0, 7, null);
+    t.is(filePosition(fd), 7);
+    t.is(dissectImage(fd).partitions[0].fstype, 'ext4');
+    t.is(filePosition(fd), 7);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
