@@ -49,7 +49,7 @@ export class RegistryStore {
     this.lockFd = -1;
   }
 
-  /** A consistent snapshot; do not mutate it. */
+  /** The current state; treat it as read-only (it is the cache itself). */
   read(): RegistryState {
     return this.withLock(() => {
       this.refresh();
@@ -65,11 +65,18 @@ export class RegistryStore {
   update<T>(change: (state: RegistryState) => T): T {
     return this.withLock(() => {
       this.refresh();
-      const draft = structuredClone(this.cached);
-      const result = change(draft);
-      this.write(draft);
-      this.cached = draft;
-      return result;
+      // Mutate in place (a deep copy per call costs more than the rest of
+      // an allocation); on any failure drop the cache so the next access
+      // re-reads what is really on disk.
+      try {
+        const result = change(this.cached);
+        this.write(this.cached);
+        return result;
+      } catch (err) {
+        this.signature = null;
+        this.cached = emptyState();
+        throw err;
+      }
     });
   }
 

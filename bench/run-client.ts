@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export interface ClientUser {
+  uid: number;
+  gid: number;
+}
+
+/** Runs a bench client as `user` (root when undefined) and returns its samples in ms. */
+export function runBusLatencyClient(opts: {
+  user?: ClientUser;
+  address: string;
+  kind: string;
+  iterations: number;
+  warmup?: number;
+  tag: string;
+}): Promise<number[]> {
+  const client = path.resolve(__dirname, 'clients/bus-latency.js');
+  const args = [
+    client,
+    '--address', opts.address,
+    '--kind', opts.kind,
+    '--iterations', String(opts.iterations),
+    '--warmup', String(opts.warmup ?? 20),
+    '--tag', opts.tag,
+  ];
+  const argv = opts.user
+    ? ['setpriv', '--reuid', String(opts.user.uid), '--regid', String(opts.user.gid), '--clear-groups', '--', process.execPath, ...args]
+    : [process.execPath, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        const parsed = JSON.parse(out.trim().split('\n').pop() ?? '') as { samples?: number[]; error?: string };
+        if (parsed.samples) resolve(parsed.samples);
+        else reject(new Error(`${opts.kind} client failed: ${parsed.error}`));
+      } catch {
+        reject(new Error(`${opts.kind} client printed no result: ${out}`));
+      }
+    });
+  });
+}
