@@ -20,8 +20,10 @@ export interface MountRecord {
   source: string;
   /** "directory" or "image:<designator>". */
   kind: string;
-  /** Mount id (statx STATX_MNT_ID, the same number mountinfo shows), decimal string. */
+  /** Unique mount id (STATX_MNT_ID_UNIQUE, never reused; legacy id on kernels before 6.8), decimal string. */
   mountId: string;
+  /** The reusable id /proc/PID/mountinfo shows, to find the mount again after a restart. */
+  legacyMountId?: number;
   createdUsec: string;
 }
 

@@ -1,0 +1,150 @@
+// Mounts nsmountd attached for callers (IdmapDirectory's AttachTo, later
+// images). Each one is in the registry before the reply goes out, so
+// Unmount can tell ours from anything else and a restarted daemon still
+// knows them. A detached mount fd handed to a caller is not recorded: it
+// dies with its last fd.
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { RegistryStore } from '../registry/store';
+import type { MountRecord } from '../registry/state';
+import { closeQuietly } from '../native/fd';
+import { O_DIRECTORY, O_PATH, openAt } from '../native/dirfd';
+import { detachMountOfFd, mountIdsOf } from '../native/mount-api';
+import { attachMount } from '../idmap/attach';
+import { parseMountinfo } from '../idmap/mountinfo';
+
+const AT_FDCWD = -100;
+
+export interface AttachmentRequest {
+  /** Detached mount to attach; stays open (and then refers to the attached mount). */
+  mountFd: number;
+  /** Directory to attach on, already checked by checkAttachTarget. */
+  targetFd: number;
+  /** Where the target is, as the daemon sees it: for ListMounts and reconciliation. */
+  targetPath: string;
+  ownerUid: number;
+  source: string;
+  /** "directory" or "image:<designator>". */
+  kind: string;
+}
+
+export interface AttachmentsOptions {
+  store: RegistryStore;
+  log: Logger;
+  now?: () => number;
+  /** For tests; default /proc/self/mountinfo (the daemon's mount namespace). */
+  mountinfoPath?: string;
+}
+
+export class Attachments {
+  private readonly now: () => number;
+
+  constructor(private readonly opts: AttachmentsOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Attaches and records in one step. If recording fails the mount is
+   * detached again, so no mount exists that the registry does not know.
+   */
+  attach(request: AttachmentRequest): MountRecord {
+    const ids = attachMount(request.mountFd, request.targetFd);
+    const record: MountRecord = {
+      target: request.targetPath,
+      ownerUid: request.ownerUid,
+      source: request.source,
+      kind: request.kind,
+      mountId: (ids.unique !== 0n ? ids.unique : BigInt(ids.legacy)).toString(),
+      legacyMountId: ids.legacy,
+      createdUsec: (BigInt(this.now()) * 1000n).toString(),
+    };
+    try {
+      this.opts.store.update((state) => {
+        state.mounts.push(record);
+      });
+    } catch (err) {
+      try {
+        detachMountOfFd(request.mountFd);
+      } catch (detachErr) {
+        this.opts.log.error({ err: detachErr, target: record.target }, 'could not detach a mount whose registry entry failed');
+      }
+      throw err;
+    }
+    return record;
+  }
+
+  find(mountId: bigint): MountRecord | undefined {
+    const text = mountId.toString();
+    return this.opts.store.read().mounts.find((m) => m.mountId === text);
+  }
+
+  /** Forgets an attachment (after it was detached); returns whether it was known. */
+  remove(mountId: bigint): boolean {
+    const text = mountId.toString();
+    return this.opts.store.update((state) => {
+      const before = state.mounts.length;
+      state.mounts = state.mounts.filter((m) => m.mountId !== text);
+      return state.mounts.length !== before;
+    });
+  }
+
+  list(filter: { ownerUid?: number } = {}): MountRecord[] {
+    const { mounts } = this.opts.store.read();
+    return filter.ownerUid === undefined ? mounts : mounts.filter((m) => m.ownerUid === filter.ownerUid);
+  }
+
+  /**
+   * After a restart: drops every record whose mount is gone (unmounted
+   * behind our back, or the machine rebooted with a persistent state
+   * directory). Returns how many were kept and dropped.
+   */
+  reconcile(): { kept: number; dropped: number } {
+    const mountinfo = parseMountinfo(fs.readFileSync(this.opts.mountinfoPath ?? '/proc/self/mountinfo', 'utf8'));
+    let kept = 0;
+    let dropped = 0;
+    this.opts.store.update((state) => {
+      state.mounts = state.mounts.filter((record) => {
+        const present = this.stillMounted(record, mountinfo);
+        if (present) kept++;
+        else {
+          dropped++;
+          this.opts.log.info({ target: record.target, ownerUid: record.ownerUid, mountId: record.mountId }, 'forgot an attachment that is no longer mounted');
+        }
+        return present;
+      });
+    });
+    return { kept, dropped };
+  }
+
+  /**
+   * mountinfo only shows the reusable legacy id, so a match there is a
+   * lead: a mount at the recorded place with the recorded legacy id. It is
+   * refuted only when the mount found at that path has the legacy id but
+   * another unique id (the id was recycled). A mount stacked on top hides
+   * ours from the path lookup, so a mismatch of the legacy id proves
+   * nothing and the record stays; keeping a stale record is harmless,
+   * since Unmount verifies the unique id, while losing a live one would
+   * leave its owner unable to unmount it.
+   */
+  private stillMounted(record: MountRecord, mountinfo: ReturnType<typeof parseMountinfo>): boolean {
+    const legacy = record.legacyMountId ?? legacyIdFromRecord(record);
+    if (legacy === undefined) return true;
+    if (!mountinfo.some((m) => m.mountId === legacy && m.mountPoint === record.target)) return false;
+    let fd: number | undefined;
+    try {
+      fd = openAt(AT_FDCWD, record.target, O_PATH | O_DIRECTORY);
+      const ids = mountIdsOf(fd);
+      return !(ids.legacy === legacy && ids.unique !== 0n && ids.unique.toString() !== record.mountId);
+    } catch {
+      return true;
+    } finally {
+      closeQuietly(fd);
+    }
+  }
+}
+
+/** Kernels before 6.8 have no unique id, and the recorded id is the legacy one. */
+function legacyIdFromRecord(record: MountRecord): number | undefined {
+  const id = Number(record.mountId);
+  return Number.isSafeInteger(id) && id < 2 ** 31 ? id : undefined;
+}
