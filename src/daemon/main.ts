@@ -19,6 +19,7 @@ import { PolkitAuthority } from '../polkit/authority';
 import { RegistryStore } from '../registry/store';
 import { UserNamespaceAllocator } from '../userns/allocator';
 import { Exclusions } from '../userns/exclusions';
+import { Attachments } from '../mounts/attachments';
 import { loadConfig, ConfigError, type Config } from '../config';
 import { startEmbeddedStack, systemBusReachable, type EmbeddedStack } from '../stack/embedded';
 
@@ -106,6 +107,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
   });
   const reclaimed = allocator.sweep();
   if (reclaimed) log.info({ reclaimed }, 'reclaimed blocks of namespaces that ended while nsmountd was away');
+  const attachments = new Attachments({ store, log });
+  try {
+    log.info(attachments.reconcile(), 'reconciled attachments with mountinfo');
+  } catch (err) {
+    // Stale entries are harmless (Unmount verifies the mount id); refusing to start is not.
+    log.warn({ err }, 'could not reconcile attachments with mountinfo; keeping the recorded ones');
+  }
 
   const { address, embedded } = await chooseBus(args, log, stateDir);
   let bus: MessageBus;
@@ -133,7 +141,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
 
   const dispatcher = new Dispatcher({
     bus,
-    methods: buildMethods({ allocator, config, log }),
+    methods: buildMethods({ allocator, attachments, config, log }),
     introspection: Introspection.fromContractFile(),
     properties: managerProperties({ version: packageVersion(), features }),
     authority: new PolkitAuthority(bus),
@@ -186,11 +194,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   bus.on('error', (err: Error) => {
+    if (stopping) return;
     log.error({ err: err.message }, 'lost the bus connection');
     void shutdown('bus connection lost', 1);
   });
   const connectionEvents = (bus as unknown as { _connection: NodeJS.EventEmitter })._connection;
   connectionEvents.on('end', () => {
+    if (stopping) return;
     log.error('the bus closed the connection');
     void shutdown('bus connection closed', 1);
   });

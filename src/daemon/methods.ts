@@ -4,14 +4,27 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import { allocateUserNamespace } from '../methods/allocate-user-namespace';
 import { listUserNamespaces } from '../methods/list-user-namespaces';
+import { makeDirectory } from '../methods/make-directory';
+import { idmapDirectory } from '../methods/idmap-directory';
+import { unmount } from '../methods/unmount';
+import { listMounts } from '../methods/list-mounts';
+import type { Attachments } from '../mounts/attachments';
 
 export interface MethodDependencies {
   allocator: UserNamespaceAllocator;
+  attachments: Attachments;
   config: Config;
   log: Logger;
 }
 
 /** Every method of the Manager interface; the contract test compares this list with the XML. */
 export function buildMethods(deps: MethodDependencies): AnyMethodDefinition[] {
-  return [allocateUserNamespace(deps), listUserNamespaces(deps)];
+  return [
+    allocateUserNamespace(deps),
+    listUserNamespaces(deps),
+    makeDirectory(),
+    idmapDirectory(deps),
+    unmount(deps),
+    listMounts(deps),
+  ];
 }

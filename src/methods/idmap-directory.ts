@@ -1,0 +1,157 @@
+// IdmapDirectory: a detached idmapped clone of a caller's directory,
+// optionally attached at an empty directory of the caller's. Every check
+// is made on the fds the caller passed, and those same fds are cloned and
+// attached to: no caller path is ever resolved by the daemon.
+import type { MethodDefinition } from '../bus/method';
+import { parseOptions } from '../bus/options';
+import { InvalidArgument, NotOwner } from '../errors';
+import { closeQuietly } from '../native/fd';
+import { checkAttachTarget } from '../idmap/attach';
+import { requireDirectory } from '../idmap/file-kind';
+import { isForeignId } from '../idmap/foreign-range';
+import { idmapDirectory as idmapDirectoryDomain, type IdmapMode, type ResolvedIdmapMode } from '../idmap/idmap-directory';
+import { classifyIdmapRequest, directoryPath, type TrustDecision } from '../idmap/trust';
+import type { Attachments } from '../mounts/attachments';
+import type { UserNamespaceAllocator } from '../userns/allocator';
+import { asArgument, renameArgument } from './argument-errors';
+import { checkUserNamespaceOption, USER_NAMESPACE_OPTION, type TargetNamespace } from './user-namespace-option';
+
+export const IDMAP_DIRECTORY_ACTION = 'org.nsmount.idmap-directory';
+export const IDMAP_DIRECTORY_UNTRUSTED_ACTION = 'org.nsmount.idmap-directory-untrusted';
+
+const OPTIONS = { UserNamespace: 'h', Mode: 's', ReadOnly: 'b', Recursive: 'b', AttachTo: 'h' } as const;
+const MODES: readonly IdmapMode[] = ['foreign', 'owner', 'identity', 'auto'];
+const ATTACH_TO = 'options.AttachTo';
+
+interface Params {
+  directoryFd: number;
+  userNamespaceFd?: number;
+  mode: IdmapMode;
+  readOnly: boolean;
+  recursive: boolean;
+  attachToFd?: number;
+  /** Filled in by checkFds. */
+  checked?: {
+    resolvedMode: ResolvedIdmapMode;
+    target?: TargetNamespace;
+    trust: TrustDecision;
+    directoryPath: string;
+    attachPath?: string;
+  };
+}
+
+export interface IdmapDirectoryDependencies {
+  allocator: UserNamespaceAllocator;
+  attachments: Attachments;
+}
+
+export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefinition<Params> {
+  return {
+    name: 'IdmapDirectory',
+    inSignature: 'ha{sv}',
+    outSignature: 'h',
+    parse([directory, options]) {
+      const parsed = parseOptions(options, OPTIONS);
+      const mode = (parsed.Mode ?? 'auto') as IdmapMode;
+      if (!MODES.includes(mode)) throw new InvalidArgument('options.Mode', `must be one of ${MODES.join(', ')}; got "${mode}"`);
+      return {
+        directoryFd: directory as number,
+        userNamespaceFd: parsed.UserNamespace,
+        mode,
+        readOnly: parsed.ReadOnly ?? false,
+        recursive: parsed.Recursive ?? false,
+        attachToFd: parsed.AttachTo,
+      };
+    },
+    checkFds(params, { caller }) {
+      const stats = requireDirectory(params.directoryFd, 'directory');
+      const resolvedMode = resolveMode(params.mode, stats.uid, caller.uid);
+      const target =
+        params.userNamespaceFd === undefined ? undefined : checkUserNamespaceOption(params.userNamespaceFd, caller.uid, deps.allocator);
+      if (resolvedMode === 'foreign' && !target) {
+        throw new InvalidArgument(USER_NAMESPACE_OPTION, 'the foreign mode needs a user namespace to map the foreign range into');
+      }
+      let attachPath: string | undefined;
+      if (params.attachToFd !== undefined) {
+        const fd = params.attachToFd;
+        asArgument(ATTACH_TO, () => checkAttachTarget(fd, caller.uid), ['target']);
+        attachPath = directoryPath(fd);
+      }
+      params.checked = {
+        resolvedMode,
+        target,
+        trust: classifyIdmapRequest({ directoryFd: params.directoryFd, callerUid: caller.uid, mode: resolvedMode }),
+        directoryPath: directoryPath(params.directoryFd),
+        attachPath,
+      };
+    },
+    chooseAction(params) {
+      const checked = params.checked!;
+      return {
+        action: checked.trust.trusted ? IDMAP_DIRECTORY_ACTION : IDMAP_DIRECTORY_UNTRUSTED_ACTION,
+        details: {
+          directory: checked.directoryPath,
+          mode: checked.resolvedMode,
+          read_only: String(params.readOnly),
+          recursive: String(params.recursive),
+          attach_to: checked.attachPath ?? '',
+          user_namespace: checked.target?.name ?? (checked.target ? '(not allocated by nsmountd)' : ''),
+          reason: checked.trust.reason,
+        },
+      };
+    },
+    act(params, { caller }) {
+      const checked = params.checked!;
+      let result;
+      try {
+        result = idmapDirectoryDomain({
+          directoryFd: params.directoryFd,
+          callerUid: caller.uid,
+          callerGid: caller.gid,
+          userNamespaceFd: params.userNamespaceFd,
+          userNamespaceMaps: checked.target?.maps,
+          mode: checked.resolvedMode,
+          readOnly: params.readOnly,
+          recursive: params.recursive,
+          // Not negotiable for anyone but root: the ids a caller sees
+          // through the mount are not ones it may run setuid programs or
+          // open devices as.
+          forceNosuidNodev: caller.uid !== 0,
+        });
+      } catch (err) {
+        throw renameArgument(err, USER_NAMESPACE_OPTION, ['userNamespace']);
+      }
+      const mountFd = result.mountFd;
+      try {
+        if (params.attachToFd !== undefined) {
+          const targetFd = params.attachToFd;
+          // polkit may have taken a while: the target must still be empty
+          // and unmounted when we attach.
+          asArgument(ATTACH_TO, () => checkAttachTarget(targetFd, caller.uid), ['target']);
+          deps.attachments.attach({
+            mountFd,
+            targetFd,
+            targetPath: checked.attachPath!,
+            ownerUid: caller.uid,
+            source: checked.directoryPath,
+            kind: 'directory',
+          });
+        }
+      } catch (err) {
+        closeQuietly(mountFd);
+        throw err;
+      }
+      return { signature: 'h', body: [mountFd], ownedFds: [mountFd] };
+    },
+  };
+}
+
+/** Decided before authorization, so "auto" on a stranger's directory is refused without asking anyone. */
+function resolveMode(mode: IdmapMode, ownerUid: number, callerUid: number): ResolvedIdmapMode {
+  if (mode !== 'auto') return mode;
+  if (isForeignId(ownerUid)) return 'foreign';
+  if (ownerUid === callerUid) return 'owner';
+  throw new NotOwner(
+    `directory: owned by uid ${ownerUid}, which is neither the caller nor the foreign range; options.Mode "auto" cannot choose a mapping`,
+  );
+}

@@ -1,0 +1,27 @@
+import type { MethodDefinition } from '../bus/method';
+import { parseOptions } from '../bus/options';
+import type { Attachments } from '../mounts/attachments';
+import { IDMAP_DIRECTORY_ACTION } from './idmap-directory';
+
+export function listMounts(deps: { attachments: Attachments }): MethodDefinition<Record<string, never>> {
+  return {
+    name: 'ListMounts',
+    inSignature: 'a{sv}',
+    outSignature: 'a(susst)',
+    parse([options]) {
+      parseOptions(options, {});
+      return {};
+    },
+    // Seeing one's own attachments needs no more than the right to make them.
+    chooseAction() {
+      return { action: IDMAP_DIRECTORY_ACTION, details: {} };
+    },
+    act(_params, { caller }) {
+      const records = deps.attachments.list(caller.uid === 0 ? {} : { ownerUid: caller.uid });
+      return {
+        signature: 'a(susst)',
+        body: [records.map((r) => [r.target, r.ownerUid, r.source, r.kind, BigInt(r.mountId)])],
+      };
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Unmount: detaches a mount nsmountd attached. The mount is named by an fd
+// of its root, never by a path, and found in the registry by its unique
+// mount id, so nothing nsmountd did not attach can be unmounted through it.
+import type { MethodDefinition } from '../bus/method';
+import { parseOptions } from '../bus/options';
+import { NotFound } from '../errors';
+import type { MountRecord } from '../registry/state';
+import { fstatArgument } from '../idmap/file-kind';
+import { detachAttachedMount } from '../idmap/attach';
+import { isMountRoot, mountIdOf } from '../native/mount-api';
+import type { Attachments } from '../mounts/attachments';
+import { IDMAP_DIRECTORY_ACTION } from './idmap-directory';
+
+export const UNMOUNT_OTHERS_ACTION = 'org.nsmount.unmount-others';
+export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
+
+interface Params {
+  mountPointFd: number;
+  /** Filled in by checkFds. */
+  found?: { record: MountRecord; mountId: bigint };
+}
+
+/**
+ * Undoing one's own attachment needs no more than the right that made it:
+ * the action of the method that attached it.
+ */
+export function ownUnmountAction(kind: string): string {
+  return kind.startsWith('image:') ? MOUNT_IMAGE_ACTION : IDMAP_DIRECTORY_ACTION;
+}
+
+export function unmount(deps: { attachments: Attachments }): MethodDefinition<Params> {
+  return {
+    name: 'Unmount',
+    inSignature: 'ha{sv}',
+    outSignature: '',
+    parse([mountPoint, options]) {
+      parseOptions(options, {});
+      return { mountPointFd: mountPoint as number };
+    },
+    checkFds(params) {
+      fstatArgument(params.mountPointFd, 'mount_point');
+      const mountId = mountIdOf(params.mountPointFd);
+      const record = deps.attachments.find(mountId);
+      if (!record) throw new NotFound(`mount_point: the fd is on mount ${mountId}, which nsmountd did not attach`);
+      if (!isMountRoot(params.mountPointFd)) {
+        throw new NotFound(`mount_point: the fd is inside the mount at ${record.target}, not at its root; pass the mount point itself`);
+      }
+      params.found = { record, mountId };
+    },
+    chooseAction(params, { caller }) {
+      const { record } = params.found!;
+      return {
+        action: record.ownerUid === caller.uid ? ownUnmountAction(record.kind) : UNMOUNT_OTHERS_ACTION,
+        details: { mount_point: record.target, owner_uid: String(record.ownerUid), kind: record.kind, source: record.source },
+      };
+    },
+    act(params) {
+      const { mountId } = params.found!;
+      detachAttachedMount({ targetFd: params.mountPointFd, expectedMountId: mountId });
+      deps.attachments.remove(mountId);
+      return { signature: '', body: [] };
+    },
+  };
+}
