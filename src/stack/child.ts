@@ -2,6 +2,7 @@
 // test) that must never outlive its owner. Each one gets its own process
 // group so that stop() also reaches whatever it forked (bus-activated
 // services, the shell wrapper around polkitd).
+import fs from 'node:fs';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 export interface ManagedChildOptions {
@@ -134,6 +135,7 @@ export function spawnManaged(file: string, args: string[], opts: ManagedChildOpt
     clearTimeout(timer);
     // The leader is gone; make sure nothing it forked lingers in the group.
     killGroup('SIGKILL');
+    await groupGone(pid, 5000);
     return code;
   };
 
@@ -148,4 +150,35 @@ export function spawnManaged(file: string, args: string[], opts: ManagedChildOpt
     lineCount: () => seen,
     stop,
   };
+}
+
+/** Live (non-zombie) members of process group pgid. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the parenthesised command: state ppid pgrp ...
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] !== 'Z' && Number(fields[2]) === pgid) members.push(Number(entry));
+  }
+  return members;
+}
+
+/**
+ * SIGKILL is asynchronous: wait until the group is really empty, so that
+ * a caller checking for leftovers right after stop() sees none. Orphans
+ * are reaped by whatever PID 1 is, maybe late, so zombies count as gone.
+ */
+async function groupGone(pgid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupMembers(pgid).length > 0) {
+    if (Date.now() > deadline) throw new Error(`process group ${pgid} still has members after SIGKILL`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

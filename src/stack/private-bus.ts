@@ -75,6 +75,13 @@ export async function startPrivateSystemBus(opts: PrivateBusOptions): Promise<Pr
   try {
     const line = await child.waitForLine(/^unix:/, { timeoutMs: opts.startTimeoutMs ?? 10000 });
     address = line.trim();
+    // dbus-daemon only warns about a broken included file and runs on
+    // without it; a policy silently missing would make tests lie. The
+    // warning is written before the address, but on the other pipe: let
+    // both drain first.
+    await new Promise((r) => setTimeout(r, 20));
+    const broken = child.lines.filter((l) => /Encountered error/.test(l));
+    if (broken.length) throw new Error(`a bus config file is invalid:\n${child.lines.join('\n')}`);
   } catch (err) {
     await child.stop({ signal: 'SIGKILL' });
     throw new Error(`dbus-daemon did not start: ${(err as Error).message}`);

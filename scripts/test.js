@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// `npm test`: runs ava on the compiled tests (npm ci / npm run build must
+// have run) and closes with "N passed, N failed[, N skipped]".
+//
+// As root the run happens inside one private mount namespace, where the
+// test users of test/helpers/users.ts are bind-mounted into /etc; the host
+// is left untouched. Every process the run starts carries a marker in its
+// environment, so whatever a crashed test file leaves behind is killed at
+// the end. With CI=true a skipped or todo test fails the run: CI machines
+// have everything, so a skip there means a test silently did not run.
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const IN_NAMESPACE = 'NSMOUNTD_TEST_NAMESPACE';
+const RUN_MARKER = 'NSMOUNTD_TEST_RUN';
+const isRoot = process.getuid() === 0;
+const args = process.argv.slice(2);
+
+function reexecInNamespace() {
+  const token = crypto.randomBytes(8).toString('hex');
+  const env = { ...process.env, [IN_NAMESPACE]: '1', [RUN_MARKER]: token };
+  const res = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, __filename, ...args], {
+    stdio: 'inherit',
+    env,
+  });
+  // The namespace is gone; anything still carrying the marker escaped stop().
+  killLeftovers(token);
+  if (res.error) {
+    console.error(`cannot enter a private mount namespace: ${res.error.message}`);
+    process.exit(1);
+  }
+  process.exit(res.status ?? 1);
+}
+
+/** Kills every process whose environment carries this run's marker; returns their descriptions. */
+function killLeftovers(token) {
+  const needle = Buffer.from(`${RUN_MARKER}=${token}\0`);
+  const ancestors = new Set([process.pid, process.ppid]);
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (ancestors.has(pid)) continue;
+    let environ;
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`);
+    } catch {
+      continue;
+    }
+    if (environ.indexOf(needle) === -1) continue;
+    let cmdline = '';
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {}
+    try {
+      process.kill(pid, 'SIGKILL');
+      found.push(`${pid} ${cmdline}`);
+    } catch {}
+  }
+  if (found.length) console.error(`killed ${found.length} process(es) left over by the tests:\n  ${found.join('\n  ')}`);
+  return found;
+}
+
+function installUsers() {
+  let users;
+  try {
+    users = require(path.join(ROOT, 'dist/test/helpers/users.js'));
+  } catch (err) {
+    console.error(`dist/test/helpers/users.js is missing; run "npm run build" first (${err.message})`);
+    process.exit(1);
+  }
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-users-'));
+  users.installTestUsers({ workDir });
+  return workDir;
+}
+
+/** Streams ava's TAP output through and counts results. */
+function runAva() {
+  const counts = { passed: 0, failed: 0, skipped: 0, todo: 0 };
+  const notRun = [];
+  const failures = [];
+  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/ava/entrypoints/cli.mjs'), '--tap', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let partial = '';
+  const onLine = (line) => {
+    process.stdout.write(line + '\n');
+    const m = /^(not ok|ok)\s+\d+\s*-?\s*(.*)$/.exec(line);
+    if (!m) return;
+    const [, status, rest] = m;
+    const directive = /\s#\s*(SKIP|TODO)\b/i.exec(rest);
+    if (directive && directive[1].toUpperCase() === 'TODO') {
+      counts.todo++;
+      notRun.push(`todo: ${rest}`);
+    } else if (directive) {
+      counts.skipped++;
+      notRun.push(`skipped: ${rest}`);
+    } else if (status === 'ok') {
+      counts.passed++;
+    } else {
+      counts.failed++;
+      failures.push(rest);
+    }
+  };
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop();
+    lines.forEach(onLine);
+  });
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      if (partial) onLine(partial);
+      resolve({ code: code ?? (signal ? 128 : 1), counts, notRun, failures });
+    });
+  });
+}
+
+async function main() {
+  if (isRoot && !process.env[IN_NAMESPACE]) return reexecInNamespace();
+  let usersDir;
+  if (isRoot) usersDir = installUsers();
+  else console.error('not root: root-only tests will skip');
+
+  const { code, counts, notRun, failures } = await runAva();
+  if (usersDir) fs.rmSync(usersDir, { recursive: true, force: true });
+
+  let exitCode = code;
+  if (failures.length) console.log(`\nFailed:\n  ${failures.join('\n  ')}`);
+  if (code !== 0 && counts.failed === 0) {
+    // ava failed outside any test (a crashed file, a timeout, no files found).
+    console.log(`\nava exited with status ${code} outside any counted test`);
+    counts.failed++;
+  }
+  if (process.env.CI === 'true' && notRun.length) {
+    console.log(`\nCI=true: every test must run, but these did not:\n  ${notRun.join('\n  ')}`);
+    exitCode = exitCode || 1;
+  }
+  const notRunCount = counts.skipped + counts.todo;
+  console.log(`\n${counts.passed} passed, ${counts.failed} failed${notRunCount ? `, ${notRunCount} skipped` : ''}`);
+  process.exit(exitCode);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
