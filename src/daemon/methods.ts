@@ -8,6 +8,7 @@ import { makeDirectory } from '../methods/make-directory';
 import { idmapDirectory } from '../methods/idmap-directory';
 import { unmount } from '../methods/unmount';
 import { listMounts } from '../methods/list-mounts';
+import { mount } from '../methods/mount';
 import type { Attachments } from '../mounts/attachments';
 
 export interface MethodDependencies {
@@ -26,5 +27,6 @@ export function buildMethods(deps: MethodDependencies): AnyMethodDefinition[] {
     idmapDirectory(deps),
     unmount(deps),
     listMounts(deps),
+    mount(deps),
   ];
 }

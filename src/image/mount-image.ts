@@ -8,7 +8,7 @@ import { closeQuietly } from '../native/fd';
 import { FsMountError, fsMount } from '../native/fsmount';
 import { attachLoopDevice } from '../native/loop';
 import { setMountAttributes } from '../native/mount-api';
-import { dissectImage, mountableFileSystem, type DissectedPartition } from './dissect';
+import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from './dissect';
 import { parseMountOptions, resolveMountOptions, type FileSystem } from './filesystems';
 import { inspectImageFd } from './image-fd';
 import { DESIGNATORS, type Designator } from './partition-types';
@@ -28,6 +28,12 @@ export interface MountImageOptions {
   forceNosuidNodev: boolean;
   /** Comma-separated MountOptions text, checked per filesystem. */
   mountOptions?: string;
+  /**
+   * The dissection authorization was based on: mounting exactly those
+   * ranges and types keeps what polkit was told true even if the image
+   * changes in between. Absent: dissected here.
+   */
+  dissected?: DissectedImage;
 }
 
 export interface MountedPartition {
@@ -42,7 +48,8 @@ export interface MountedPartition {
   mountFd: number;
 }
 
-function selectPartitions(all: readonly DissectedPartition[], requested?: readonly string[]): DissectedPartition[] {
+/** The partitions a request names (or the default set), or why none can be mounted. */
+export function selectPartitions(all: readonly DissectedPartition[], requested?: readonly string[]): DissectedPartition[] {
   if (requested === undefined) {
     const selected = all.filter((p) => DEFAULT_DESIGNATORS.includes(p.designator) && !p.noAuto);
     if (selected.length === 0) {
@@ -162,7 +169,7 @@ export function mountImage(options: MountImageOptions): MountedPartition[] {
   const info = inspectImageFd(options.imageFd);
   // Syntax errors in MountOptions fail before any device is touched.
   parseMountOptions(options.mountOptions ?? '');
-  const image = dissectImage(options.imageFd, { sizeBytes: info.sizeBytes });
+  const image = options.dissected ?? dissectImage(options.imageFd, { sizeBytes: info.sizeBytes });
   const selected = selectPartitions(image.partitions, options.partitions);
   // Refuse unsupported filesystems before the first loop device exists.
   for (const partition of selected) mountableFileSystem(partition);

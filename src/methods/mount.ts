@@ -1,0 +1,110 @@
+// Mount: the partitions of a disk image as detached mounts, optionally
+// idmapped through one of the caller's namespaces, optionally with the root
+// partition attached at a directory of the caller's.
+import type { MethodDefinition, MethodReply } from '../bus/method';
+import { parseOptions } from '../bus/options';
+import type { Config } from '../config';
+import { InvalidArgument } from '../errors';
+import { parseMountOptions } from '../image/filesystems';
+import { mountImage, type MountedPartition } from '../image/mount-image';
+import { closeQuietly } from '../native/fd';
+import type { Attachments } from '../mounts/attachments';
+import type { UserNamespaceAllocator } from '../userns/allocator';
+import { asArgument } from './argument-errors';
+import { planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
+import { checkUserNamespaceOption } from './user-namespace-option';
+
+export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
+export const MOUNT_IMAGE_UNTRUSTED_ACTION = 'org.nsmount.mount-image-untrusted';
+
+const OPTIONS = { ReadOnly: 'b', UserNamespace: 'h', Partitions: 'as', AttachTo: 'h', MountOptions: 's' } as const;
+
+interface Params extends MountRequest {
+  userNamespaceFd?: number;
+  /** Filled in by checkFds. */
+  plan?: MountPlan;
+}
+
+export interface MountDependencies {
+  config: Config;
+  allocator: UserNamespaceAllocator;
+  attachments: Attachments;
+}
+
+export function mount(deps: MountDependencies): MethodDefinition<Params> {
+  return {
+    name: 'Mount',
+    inSignature: 'ha{sv}',
+    outSignature: 'a(ssssttbh)',
+    parse([image, options]) {
+      const parsed = parseOptions(options, OPTIONS);
+      if (parsed.MountOptions !== undefined) {
+        const text = parsed.MountOptions;
+        // Syntax only; which keys a filesystem allows is known after dissection.
+        asArgument('options.MountOptions', () => parseMountOptions(text));
+      }
+      if (parsed.Partitions?.length === 0) throw new InvalidArgument('options.Partitions', 'names no partition');
+      return {
+        imageFd: image as number,
+        readOnly: parsed.ReadOnly,
+        partitions: parsed.Partitions,
+        attachToFd: parsed.AttachTo,
+        mountOptions: parsed.MountOptions,
+        userNamespaceFd: parsed.UserNamespace,
+      };
+    },
+    checkFds(params, { caller }) {
+      if (params.userNamespaceFd !== undefined) checkUserNamespaceOption(params.userNamespaceFd, caller.uid, deps.allocator);
+      params.plan = planMount(params, { callerUid: caller.uid, imageDirectories: deps.config.images.directories });
+    },
+    chooseAction(params) {
+      const plan = params.plan!;
+      // MountOptions reach a filesystem driver parsing an image: never the
+      // cheap action, whoever vouched for the image.
+      const trusted = plan.trust.trusted && params.mountOptions === undefined;
+      return {
+        action: trusted ? MOUNT_IMAGE_ACTION : MOUNT_IMAGE_UNTRUSTED_ACTION,
+        details: polkitDetails(params, plan),
+      };
+    },
+    act(params, { caller }) {
+      const plan = params.plan!;
+      const mounted = mountImage({
+        imageFd: params.imageFd,
+        readOnly: plan.readOnly,
+        partitions: params.partitions,
+        userNamespaceFd: params.userNamespaceFd,
+        forceNosuidNodev: caller.uid !== 0,
+        mountOptions: params.mountOptions,
+        dissected: plan.dissected,
+      });
+      try {
+        if (plan.attach) {
+          const entry = mounted.find((m) => m.designator === plan.attach!.designator)!;
+          deps.attachments.attach({
+            mountFd: entry.mountFd,
+            targetFd: params.attachToFd!,
+            targetPath: plan.attach.targetPath,
+            ownerUid: caller.uid,
+            source: plan.trust.path,
+            kind: `image:${entry.designator}`,
+          });
+        }
+      } catch (err) {
+        for (const m of mounted) closeQuietly(m.mountFd);
+        throw err;
+      }
+      return reply(mounted);
+    },
+  };
+}
+
+function reply(mounted: MountedPartition[]): MethodReply {
+  return {
+    signature: 'a(ssssttbh)',
+    body: [
+      mounted.map((m) => [m.designator, m.fstype, m.uuid ?? '', m.label ?? '', m.offset, m.size, m.readOnly, m.mountFd]),
+    ],
+    ownedFds: mounted.map((m) => m.mountFd),
+  };
+}
