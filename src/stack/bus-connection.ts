@@ -1,10 +1,18 @@
 // Connecting dbus-next to an explicit address. systemBus() ignores custom
 // addresses and silently loses fd support when usocket is missing, so
-// everything in the stack goes through here.
+// everything in the stack goes through here. Connections that pass fds use
+// the daemon's own connector (src/bus/connection.ts): stock dbus-next hands
+// all queued fds to the first message parsed, and a second message then
+// crashes the reader.
 import dbus from 'dbus-next';
+import { connectBus as connectFdBus } from '../bus/connection';
 
 export interface ConnectOptions {
-  /** Refuse the connection unless UNIX fd passing was negotiated. Default true. */
+  /**
+   * Refuse the connection unless UNIX fd passing was negotiated. Default
+   * true. Received fds are then the handler's to close: see messageFds()
+   * in src/bus/connection.ts.
+   */
   requireUnixFd?: boolean;
   timeoutMs?: number;
 }
@@ -12,6 +20,7 @@ export interface ConnectOptions {
 export function connectBus(address: string, opts: ConnectOptions = {}): Promise<dbus.MessageBus> {
   const requireUnixFd = opts.requireUnixFd ?? true;
   const timeoutMs = opts.timeoutMs ?? 5000;
+  if (requireUnixFd) return connectFdBus({ address, timeoutMs });
   return new Promise((resolve, reject) => {
     let bus: dbus.MessageBus;
     try {
@@ -33,12 +42,6 @@ export function connectBus(address: string, opts: ConnectOptions = {}): Promise<
     const onConnect = () => {
       clearTimeout(timer);
       bus.removeListener('error', fail);
-      if (requireUnixFd && !supportsUnixFd(bus)) {
-        bus.on('error', () => {});
-        safeDisconnect(bus);
-        reject(new Error('the D-Bus connection cannot pass UNIX fds (is the usocket addon built?)'));
-        return;
-      }
       resolve(bus);
     };
     bus.once('connect', onConnect);
