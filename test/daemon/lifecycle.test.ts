@@ -83,3 +83,36 @@ rootTest.serial('200 concurrent calls from several users leave the daemon with t
   await Promise.all(holders.map((h) => h.release()));
   t.is(stack.daemon.fdCount(), before);
 });
+
+rootTest.serial('SIGTERM during a burst: every call gets an answer, the daemon exits 0, the registry stays consistent', async (t) => {
+  const users = [alice, bob, carol, dave];
+  const burst = users.map((user, i) =>
+    holdNamespaces(user, stack.address, Array.from({ length: 100 }, (_, k) => `term-${i}-${k}`), { parallel: true }),
+  );
+  // Signal once the daemon is demonstrably in the middle of the burst.
+  const callsSoFar = () => stack.daemon.logs.filter((l) => l.includes('"method":"AllocateUserNamespace"')).length;
+  const logsBefore = callsSoFar();
+  const deadline = Date.now() + 20000;
+  while (callsSoFar() - logsBefore < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+  const code = await stack.daemon.stop('SIGTERM');
+  t.is(code, 0);
+  const holders = await Promise.all(burst);
+  try {
+    const results = holders.flatMap((h) => h.results);
+    t.is(results.length, 400, 'every call was answered');
+    t.true(results.filter((x) => x.ok).length >= 10, 'the signal came in the middle of the burst');
+    t.true(results.some((x) => !x.ok), 'some calls were cut off by the shutdown');
+    for (const r of results.filter((x) => !x.ok)) t.truthy(r.error, `failure without an error name: ${r.message}`);
+    await stack.daemon.start();
+    const list = await callAs('root', stack.address, 'ListUserNamespaces', 'a{sv}', [{}]);
+    if (!list.ok) return t.fail(list.message);
+    const entries = list.body[0] as Array<[string, number, number]>;
+    const bases = entries.map((e) => e[2]);
+    t.is(new Set(bases).size, bases.length, 'no block recorded twice');
+    for (const r of results.filter((x) => x.ok)) {
+      t.true(entries.some((e) => e[0] === r.name && e[2] === r.base), `${r.name} was handed out but is not in the registry`);
+    }
+  } finally {
+    await Promise.all(holders.map((h) => h.release()));
+  }
+});
