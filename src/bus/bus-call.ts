@@ -8,6 +8,8 @@ export interface BusCall {
   member: string;
   signature?: string;
   body?: unknown[];
+  /** Header flags, e.g. 0x4 ALLOW_INTERACTIVE_AUTHORIZATION. */
+  flags?: number;
 }
 
 /** A failed call: `name` is the D-Bus error name, when the peer sent one. */
@@ -25,6 +27,7 @@ export async function callBus(bus: MessageBus, call: BusCall): Promise<unknown[]
     member: call.member,
     signature: call.signature ?? '',
     body: call.body ?? [],
+    flags: call.flags ?? 0,
   });
   let reply: dbus.Message | null;
   try {
