@@ -144,7 +144,8 @@ static void close_keep_errno(int fd)
 
 /* Starts the child, waits for its report, runs `job` while the child sits
  * in its namespace, then releases and reaps it. Every path closes all four
- * pipe ends, unmaps the stack and reaps the child. */
+ * pipe ends, unmaps the stack, reaps the child and restores the dumpable
+ * flag. */
 static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *step)
 {
 	int report[2] = { -1, -1 }, hold[2] = { -1, -1 };
@@ -153,8 +154,13 @@ static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *s
 	void *stack = MAP_FAILED;
 	pid_t pid = -1;
 	ssize_t n;
-	int ret = 0;
+	int ret = 0, dumpable;
 
+	/* The child's credential change (setresuid, or setns into a
+	 * namespace owned by someone else) marks the mm it shares with us
+	 * non-dumpable (commit_creds -> set_dumpable(suid_dumpable)); put
+	 * the daemon's flag back once it is gone. */
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	*step = STEP_SETUP;
 	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) {
 		ret = NSM_NEG_ERRNO();
@@ -211,6 +217,8 @@ out:
 	}
 	if (stack != MAP_FAILED)
 		munmap(stack, CHILD_STACK_SIZE);
+	if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	return ret;
 }
 
@@ -301,15 +309,9 @@ NSM_EXPORT int nsm_userns_new(uint32_t owner_uid, uint32_t owner_gid,
 {
 	struct child_args a = { .job = JOB_CREATE, .uid = owner_uid, .gid = owner_gid, .userns_fd = -1 };
 	struct create_ctx c = { uid_map, gid_map };
-	int step, ret, dumpable;
+	int step, ret;
 
-	/* The child's credential change marks the mm it shares with us
-	 * non-dumpable (commit_creds -> set_dumpable(suid_dumpable)); put
-	 * the daemon's flag back. */
-	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	ret = with_child(&a, create_job, &c, &step);
-	if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
-		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	if (ret < 0 && failed_step)
 		*failed_step = step;
 	return ret;

@@ -9,6 +9,7 @@ import {
 } from '../../src/native/userns';
 import { namespaceOwnerUid, namespaceType } from '../../src/native/nsfs';
 import { InvalidArgument, SystemError } from '../../src/errors';
+import { koffi } from '../../src/native/library';
 
 // Creating a namespace for another owner and writing its maps needs root
 // (CAP_SETUID/CAP_SETGID in the initial user namespace).
@@ -169,4 +170,18 @@ rootTest('1000 namespaces leak no fd and leave no child', (t) => {
   t.deepEqual(childPids(), []);
   times.sort((a, b) => a - b);
   t.log(`createUserNamespace: median ${times[500].toFixed(3)} ms, p99 ${times[990].toFixed(3)} ms`);
+});
+
+const prctl = koffi.load('libc.so.6').func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
+const PR_GET_DUMPABLE = 3;
+
+rootTest('readUserNamespaceMaps leaves the process dumpable', (t) => {
+  // setns into a namespace owned by someone else marks the shared mm
+  // non-dumpable, as createUserNamespace's setresuid does.
+  t.is(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+  withNamespace(options(), (fd) => {
+    t.is(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    readUserNamespaceMaps(fd);
+    t.is(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+  });
 });
