@@ -13,8 +13,19 @@
  *     SIGINT to the process group) never runs one of Node's handlers;
  *   - has no exit signal, so Node never sees SIGCHLD; we reap it with
  *     waitpid(__WALL);
- *   - never returns: it blocks until the parent closes the hold pipe (or
- *     dies, which closes it too) and then calls exit directly. */
+ *   - never returns: after reporting it blocks until the parent closes its
+ *     end of the socket pair (or dies, which closes it too) and then calls
+ *     exit directly.
+ *
+ * The namespace fd must not be opened by the parent through /proc/PID/ns/user:
+ * once the child runs as the caller's uid, that open needs ptrace read
+ * access, i.e. CAP_SYS_PTRACE, which the daemon does not keep. A task may
+ * always open its own /proc/thread-self/ns/user, so the child opens it and
+ * hands it over with SCM_RIGHTS on the socket pair. (A shared fd table,
+ * CLONE_FILES, would also carry it, but the child would then hold the
+ * parent's end too: neither the parent closing it nor its death could wake
+ * the child, and the parent could not see the child die before reporting.) Writing and reading /proc/PID/{uid,gid}_map need no ptrace
+ * access: root with CAP_SETUID/CAP_SETGID may write them, anyone may read. */
 #include "nsmount.h"
 #include <fcntl.h>
 #include <sched.h>
@@ -24,6 +35,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -54,6 +66,7 @@ static inline long raw_syscall4(long nr, long a, long b, long c, long d)
 #endif
 
 #define RAW(nr, a, b, c) raw_syscall4((nr), (long)(a), (long)(b), (long)(c), 0)
+#define RAW4(nr, a, b, c, d) raw_syscall4((nr), (long)(a), (long)(b), (long)(c), (long)(d))
 
 /* Which step failed, so the TypeScript side can name it. Keep in sync with
  * STEP_NAMES in src/native/userns.ts. */
@@ -82,10 +95,46 @@ struct child_args {
 	enum child_job job;
 	uint32_t uid, gid;
 	int userns_fd;
-	/* The child's fd table is a copy: it closes the parent's ends so that
-	 * EOF on hold_r means the parent closed hold_w or died. */
-	int report_r, report_w, hold_r, hold_w;
+	/* A SOCK_SEQPACKET pair: the child sends its report (and fd) on
+	 * child_sock, then reads it until EOF. Its fd table is a copy, in
+	 * which it closes parent_sock, so EOF means the parent closed its end
+	 * or died; EOF on parent_sock means the child died. */
+	int parent_sock, child_sock;
 };
+
+/* Sends the report, with fd (if >= 0) attached. Raw syscalls only, and no
+ * struct initialisers that the compiler could turn into a memset call. */
+static void child_send_report(int sock, struct child_report *rep, int fd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov;
+	struct msghdr msg;
+	struct cmsghdr *cmsg;
+
+	iov.iov_base = rep;
+	iov.iov_len = sizeof *rep;
+	msg.msg_name = NULL;
+	msg.msg_namelen = 0;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = NULL;
+	msg.msg_controllen = 0;
+	msg.msg_flags = 0;
+	if (fd >= 0) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof control.buf;
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		*(int *)CMSG_DATA(cmsg) = fd;
+	}
+	/* If this fails the parent sees EOF and reports ECHILD. */
+	RAW(SYS_sendmsg, sock, &msg, MSG_NOSIGNAL);
+}
 
 #define CHILD_STACK_SIZE (64 * 1024)
 
@@ -94,12 +143,12 @@ static int child_main(void *arg)
 	const struct child_args *a = arg;
 	struct child_report rep = { 0, 0 };
 	uint64_t all = ~(uint64_t)0;
+	int nsfd = -1;
 	char byte;
 	long r;
 
 	raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all);
-	RAW(SYS_close, a->report_r, 0, 0);
-	RAW(SYS_close, a->hold_w, 0, 0);
+	RAW(SYS_close, a->parent_sock, 0, 0);
 
 	if (a->job == JOB_CREATE) {
 		/* gid before uid: after dropping uid we could not change gid. */
@@ -117,22 +166,37 @@ static int child_main(void *arg)
 			rep.step = STEP_UNSHARE;
 			r = RAW(SYS_unshare, CLONE_NEWUSER, 0, 0);
 		}
+		if (r == 0) {
+			/* Our own namespace: no ptrace check applies. */
+			rep.step = STEP_OPEN_NS;
+			r = RAW4(SYS_openat, AT_FDCWD, "/proc/thread-self/ns/user",
+				 O_RDONLY | O_CLOEXEC, 0);
+			if (r >= 0) {
+				nsfd = (int)r;
+				r = 0;
+			}
+		}
 	} else {
 		rep.step = STEP_SETNS;
 		r = RAW(SYS_setns, a->userns_fd, CLONE_NEWUSER, 0);
 	}
 	rep.err = (int)r;
-	RAW(SYS_write, a->report_w, &rep, sizeof rep);
+	child_send_report(a->child_sock, &rep, nsfd);
+	/* The parent has its own reference now (or none, having failed). */
+	if (nsfd >= 0)
+		RAW(SYS_close, nsfd, 0, 0);
 
 	do
-		r = RAW(SYS_read, a->hold_r, &byte, 1);
+		r = RAW(SYS_read, a->child_sock, &byte, 1);
 	while (r == -EINTR);
 	for (;;)
 		RAW(SYS_exit, 0, 0, 0);
 	__builtin_unreachable();
 }
 
-typedef int (*parent_job_fn)(pid_t pid, void *ctx, int *step);
+/* passed_fd is the fd the child sent (-1 if none); it stays with_child's
+ * to close unless the job succeeds and the caller asked for it. */
+typedef int (*parent_job_fn)(pid_t pid, int passed_fd, void *ctx, int *step);
 
 static void close_keep_errno(int fd)
 {
@@ -142,19 +206,63 @@ static void close_keep_errno(int fd)
 	errno = saved;
 }
 
-/* Starts the child, waits for its report, runs `job` while the child sits
- * in its namespace, then releases and reaps it. Every path closes all four
- * pipe ends, unmaps the stack, reaps the child and restores the dumpable
- * flag. */
-static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *step)
+/* Receives the child's report and the fd it may carry (*fd = -1 if none;
+ * any extra or truncated fds are closed). Returns the byte count or -errno. */
+static ssize_t recv_report(int sock, struct child_report *rep, int *fd)
 {
-	int report[2] = { -1, -1 }, hold[2] = { -1, -1 };
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = rep, .iov_len = sizeof *rep };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof control.buf,
+	};
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	*fd = -1;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return NSM_NEG_ERRNO();
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		const unsigned char *data = CMSG_DATA(cmsg);
+		size_t count, i;
+		int got;
+
+		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < count; i++) {
+			memcpy(&got, data + i * sizeof(int), sizeof got);
+			if (*fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+	return n;
+}
+
+/* Starts the child, waits for its report, runs `job` while the child sits
+ * in its namespace, then releases and reaps it. Every path closes both
+ * ends of the socket pair, and the fd the child sent unless it goes to
+ * *fd_out; unmaps the stack, reaps the child, and restores the dumpable
+ * flag. */
+static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *step, int *fd_out)
+{
+	int sock[2] = { -1, -1 };
 	struct child_report rep;
 	sigset_t all, old;
 	void *stack = MAP_FAILED;
 	pid_t pid = -1;
 	ssize_t n;
-	int ret = 0, dumpable;
+	int ret = 0, passed_fd = -1, dumpable;
 
 	/* The child's credential change (setresuid, or setns into a
 	 * namespace owned by someone else) marks the mm it shares with us
@@ -162,7 +270,7 @@ static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *s
 	 * the daemon's flag back once it is gone. */
 	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
 	*step = STEP_SETUP;
-	if (pipe2(report, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
 		ret = NSM_NEG_ERRNO();
 		goto out;
 	}
@@ -172,10 +280,8 @@ static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *s
 		ret = NSM_NEG_ERRNO();
 		goto out;
 	}
-	a->report_r = report[0];
-	a->report_w = report[1];
-	a->hold_r = hold[0];
-	a->hold_w = hold[1];
+	a->parent_sock = sock[0];
+	a->child_sock = sock[1];
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -186,31 +292,30 @@ static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *s
 	if (pid < 0)
 		goto out;
 
-	close(report[1]);
-	report[1] = -1;
-	close(hold[0]);
-	hold[0] = -1;
+	close(sock[1]);
+	sock[1] = -1;
 
-	do
-		n = read(report[0], &rep, sizeof rep);
-	while (n < 0 && errno == EINTR);
+	n = recv_report(sock[0], &rep, &passed_fd);
 	if (n < 0) {
-		ret = NSM_NEG_ERRNO();
+		ret = (int)n;
 	} else if (n != sizeof rep) {
 		ret = -ECHILD; /* died without reporting */
 	} else if (rep.err < 0) {
 		*step = rep.step;
 		ret = rep.err;
 	} else {
-		ret = job(pid, ctx, step);
+		ret = job(pid, passed_fd, ctx, step);
+		if (ret >= 0 && fd_out) {
+			*fd_out = passed_fd;
+			passed_fd = -1;
+		}
 	}
 
 out:
-	/* Closing hold[1] lets the child exit before we wait for it. */
-	close_keep_errno(hold[1]);
-	close_keep_errno(hold[0]);
-	close_keep_errno(report[0]);
-	close_keep_errno(report[1]);
+	close_keep_errno(passed_fd);
+	/* Closing sock[0] lets the child exit before we wait for it. */
+	close_keep_errno(sock[0]);
+	close_keep_errno(sock[1]);
 	if (pid > 0) {
 		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
@@ -282,22 +387,20 @@ struct create_ctx {
 	const char *uid_map, *gid_map;
 };
 
-static int create_job(pid_t pid, void *ctx, int *step)
+static int create_job(pid_t pid, int nsfd, void *ctx, int *step)
 {
 	const struct create_ctx *c = ctx;
-	char path[64];
-	int r, fd;
+	int r;
 
+	if (nsfd < 0) { /* reported success but sent no fd */
+		*step = STEP_OPEN_NS;
+		return -EBADMSG;
+	}
 	*step = STEP_WRITE_UID_MAP;
 	if ((r = write_proc_file(pid, "uid_map", c->uid_map)) < 0)
 		return r;
 	*step = STEP_WRITE_GID_MAP;
-	if ((r = write_proc_file(pid, "gid_map", c->gid_map)) < 0)
-		return r;
-	*step = STEP_OPEN_NS;
-	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? NSM_NEG_ERRNO() : fd;
+	return write_proc_file(pid, "gid_map", c->gid_map);
 }
 
 /* Returns an fd to a new user namespace owned by owner_uid with the given
@@ -309,12 +412,12 @@ NSM_EXPORT int nsm_userns_new(uint32_t owner_uid, uint32_t owner_gid,
 {
 	struct child_args a = { .job = JOB_CREATE, .uid = owner_uid, .gid = owner_gid, .userns_fd = -1 };
 	struct create_ctx c = { uid_map, gid_map };
-	int step, ret;
+	int step, ret, fd = -1;
 
-	ret = with_child(&a, create_job, &c, &step);
+	ret = with_child(&a, create_job, &c, &step, &fd);
 	if (ret < 0 && failed_step)
 		*failed_step = step;
-	return ret;
+	return ret < 0 ? ret : fd;
 }
 
 struct read_ctx {
@@ -322,11 +425,12 @@ struct read_ctx {
 	size_t uid_size, gid_size;
 };
 
-static int read_job(pid_t pid, void *ctx, int *step)
+static int read_job(pid_t pid, int passed_fd, void *ctx, int *step)
 {
 	const struct read_ctx *c = ctx;
 	int r;
 
+	(void)passed_fd; /* the join child sends none */
 	*step = STEP_READ_UID_MAP;
 	if ((r = read_proc_file(pid, "uid_map", c->uid_buf, c->uid_size)) < 0)
 		return r;
@@ -336,7 +440,10 @@ static int read_job(pid_t pid, void *ctx, int *step)
 
 /* Reads the maps of the user namespace behind userns_fd as NUL-terminated
  * text. We read them from outside the namespace, so the "outside" column
- * is in our own (the daemon's) user namespace, even for a nested one. */
+ * is in our own (the daemon's) user namespace, even for a nested one; the
+ * child reading its own /proc/self/uid_map would show it in the parent of
+ * the namespace instead. Opening another task's uid_map needs no ptrace
+ * access (mode 0444, no ptrace check). */
 NSM_EXPORT int nsm_userns_read_maps(int userns_fd, char *uid_buf, size_t uid_size,
 				    char *gid_buf, size_t gid_size, int *failed_step)
 {
@@ -344,7 +451,7 @@ NSM_EXPORT int nsm_userns_read_maps(int userns_fd, char *uid_buf, size_t uid_siz
 	struct read_ctx c = { uid_buf, gid_buf, uid_size, gid_size };
 	int step, ret;
 
-	ret = with_child(&a, read_job, &c, &step);
+	ret = with_child(&a, read_job, &c, &step, NULL);
 	if (ret < 0 && failed_step)
 		*failed_step = step;
 	return ret < 0 ? ret : 0;

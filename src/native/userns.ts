@@ -38,7 +38,7 @@ const STEP_NAMES = [
   'setns(CLONE_NEWUSER)',
   'write uid_map',
   'write gid_map',
-  'open /proc/PID/ns/user',
+  'open /proc/thread-self/ns/user',
   'read uid_map',
   'read gid_map',
 ];

@@ -1,5 +1,6 @@
 import test, { ExecutionContext } from 'ava';
 import fs from 'node:fs';
+import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
   createUserNamespace,
@@ -184,4 +185,40 @@ rootTest('readUserNamespaceMaps leaves the process dumpable', (t) => {
     readUserNamespaceMaps(fd);
     t.is(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
   });
+});
+
+// systemd/nsmountd.service keeps exactly these; CAP_SYS_PTRACE is not among them.
+const UNIT_CAPS = ['sys_admin', 'setuid', 'setgid', 'chown', 'fowner', 'dac_override', 'dac_read_search'];
+const CAP_SYS_PTRACE = 19n;
+
+rootTest('root without CAP_SYS_PTRACE creates and reads namespaces', (t) => {
+  const script = String.raw`
+    const fs = require('node:fs');
+    const { createUserNamespace, readUserNamespaceMaps } = require(${JSON.stringify(path.resolve(__dirname, '../../src/native/userns.js'))});
+    const { namespaceOwnerUid } = require(${JSON.stringify(path.resolve(__dirname, '../../src/native/nsfs.js'))});
+    const field = (file, name) =>
+      fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(name + ':')).split(/\s+/)[1];
+    const caps = {};
+    for (const set of ['CapPrm', 'CapEff', 'CapBnd']) caps[set] = field('/proc/self/status', set);
+    const range = [{ inside: 0, outside: 524288, count: 65536 }];
+    const fd = createUserNamespace({ ownerUid: ${OWNER}, ownerGid: ${OWNER}, uidMap: range, gidMap: range });
+    const cloexec = (parseInt(field('/proc/self/fdinfo/' + fd, 'flags'), 8) & 0o2000000) !== 0;
+    const result = { euid: process.geteuid(), caps, owner: namespaceOwnerUid(fd), cloexec, maps: readUserNamespaceMaps(fd) };
+    fs.closeSync(fd);
+    process.stdout.write(JSON.stringify(result));
+  `;
+  const r = spawnSync(
+    'setpriv',
+    [`--bounding-set=-all,${UNIT_CAPS.map((c) => `+${c}`).join(',')}`, '--inh-caps=-all', '--ambient-caps=-all', '--', process.execPath, '-e', script],
+    { encoding: 'utf8' },
+  );
+  t.is(r.status, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  t.is(result.euid, 0);
+  for (const [set, hex] of Object.entries(result.caps as Record<string, string>)) {
+    t.is((BigInt(`0x${hex}`) >> CAP_SYS_PTRACE) & 1n, 0n, `${set} still has CAP_SYS_PTRACE`);
+  }
+  t.is(result.owner, OWNER);
+  t.true(result.cloexec);
+  t.deepEqual(result.maps, { uidMap: RANGE, gidMap: RANGE });
 });
