@@ -120,6 +120,7 @@ enum nsm_run_step {
 	RUN_FORK,
 	RUN_EXEC,
 	RUN_CHDIR,
+	RUN_STDIN,
 };
 
 struct run_report {
@@ -135,7 +136,7 @@ static const char *const STAGING[] = { "/tmp", "/mnt", "/var/tmp", NULL };
 static const char DEFAULT_PATH[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 struct run_job {
-	int userns_fd, rootfs_fd;
+	int userns_fd, rootfs_fd, stdin_fd;
 	uint32_t flags;
 	char **argv, **envp;
 	int n_binds;
@@ -271,6 +272,15 @@ static void __attribute__((noreturn)) run_command(struct run_job *job)
 	for (sig = 1; sig <= 64; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			RAW4(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+	if (job->stdin_fd >= 0 && job->stdin_fd != 0) {
+		rep.err = (int)RAW3(SYS_dup3, job->stdin_fd, 0, 0);
+		if (rep.err < 0) {
+			rep.step = RUN_STDIN;
+			RAW3(SYS_write, job->report_w, &rep, sizeof rep);
+			for (;;)
+				RAW1(SYS_exit_group, 126);
+		}
+	}
 	RAW3(SYS_close_range, 3, ~0U, NSM_CLOSE_RANGE_CLOEXEC);
 	/* Node marks its own stdio close-on-exec; the command needs them. */
 	for (sig = 0; sig <= 2; sig++)
@@ -580,8 +590,9 @@ static char **split_strings(const char *buf, size_t len, uint32_t count)
  * /dev and /tmp; `binds` holds n_binds triples "src\0dst\0ro|rw\0".
  * Returns the pid of the first child (Node's own child, to be reaped with
  * nsm_container_wait) once the command has been exec'ed, or -errno with
- * the step (and bind index) that failed. */
-NSM_EXPORT int nsm_container_start(int userns_fd, int rootfs_fd, uint32_t flags,
+ * the step (and bind index) that failed. `stdin_fd` (or -1 to inherit
+ * Node's) becomes the command's standard input. */
+NSM_EXPORT int nsm_container_start(int userns_fd, int rootfs_fd, int stdin_fd, uint32_t flags,
 				   const char *argv_buf, size_t argv_len, uint32_t argc,
 				   const char *env_buf, size_t env_len, uint32_t envc,
 				   const char *binds_buf, size_t binds_len, uint32_t n_binds,
@@ -609,6 +620,7 @@ NSM_EXPORT int nsm_container_start(int userns_fd, int rootfs_fd, uint32_t flags,
 	}
 	job->userns_fd = userns_fd;
 	job->rootfs_fd = rootfs_fd;
+	job->stdin_fd = stdin_fd;
 	job->flags = flags;
 	job->root_fd = -1;
 	job->first_pid = -1;

@@ -5,7 +5,7 @@ import { libnsmount } from './library';
 import { SystemError } from '../errors';
 
 const nsm_container_start = libnsmount.func(
-  'int nsm_container_start(int userns_fd, int rootfs_fd, uint32_t flags, const uint8_t *argv_buf, size_t argv_len, uint32_t argc, const uint8_t *env_buf, size_t env_len, uint32_t envc, const uint8_t *binds_buf, size_t binds_len, uint32_t n_binds, _Out_ int *failed_step, _Out_ int *failed_index)',
+  'int nsm_container_start(int userns_fd, int rootfs_fd, int stdin_fd, uint32_t flags, const uint8_t *argv_buf, size_t argv_len, uint32_t argc, const uint8_t *env_buf, size_t env_len, uint32_t envc, const uint8_t *binds_buf, size_t binds_len, uint32_t n_binds, _Out_ int *failed_step, _Out_ int *failed_index)',
 );
 const nsm_container_wait = libnsmount.func('int nsm_container_wait(int pid)');
 
@@ -37,6 +37,7 @@ const STEP_NAMES = [
   'fork the command',
   'execute the command',
   'enter the rootfs',
+  'redirect standard input',
 ];
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -62,6 +63,8 @@ export interface StartOptions {
   argv: string[];
   env: Record<string, string>;
   binds?: Bind[];
+  /** Becomes the command's standard input; default: inherited. */
+  stdinFd?: number;
 }
 
 /** A failed start; `step` says which part of the setup failed. */
@@ -99,6 +102,7 @@ export function startContainer(opts: StartOptions): number {
   const pid = nsm_container_start(
     opts.userNamespaceFd,
     opts.rootFd,
+    opts.stdinFd ?? -1,
     opts.container ? RUN_CONTAINER : 0,
     argv,
     argv.length,
