@@ -7,12 +7,14 @@ import { parseArgs } from 'node:util';
 import { startTestStack } from '../test/helpers/stack';
 import { alice, bob } from '../test/helpers/users';
 import { benchAllocateUserNamespace } from './allocate-user-namespace';
+import { benchIdmapDirectory } from './idmap-directory';
 import { formatResult, type BenchContext, type BenchResult } from './harness';
 
 type Bench = (ctx: BenchContext) => Promise<BenchResult>;
 
 export const BENCHMARKS: Record<string, Bench> = {
   'allocate-user-namespace': benchAllocateUserNamespace,
+  'idmap-directory': benchIdmapDirectory,
 };
 
 async function main(): Promise<void> {

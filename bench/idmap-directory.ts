@@ -1,0 +1,106 @@
+// IdmapDirectory against its floors, all measured in this run: the
+// in-process domain call the daemon makes per request (open_tree, a
+// throwaway idmap namespace, mount_setattr; the same work as
+// bench/idmap-floor.ts's last row, with the target maps known from the
+// registry as the daemon has them), and a bare polkit CheckAuthorization,
+// which an unprivileged call pays anyway.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { closeQuietly } from '../src/native/fd';
+import { O_DIRECTORY, O_PATH } from '../src/native/dirfd';
+import { idmapDirectory } from '../src/idmap/idmap-directory';
+import { FOREIGN_UID_BASE } from '../src/idmap/foreign-range';
+import { summarize, timeMs, type LatencyStats } from './stats';
+import { runBusLatencyClient, type ClientUser } from './run-client';
+import type { BenchContext, BenchResult } from './harness';
+
+function nativeFloor(directory: string, iterations: number): LatencyStats {
+  const dirFd = fs.openSync(directory, O_PATH | O_DIRECTORY);
+  const map = [{ inside: 0, outside: 0x60000000, count: 65536 }];
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < iterations + 20; i++) {
+      const [result, ms] = timeMs(() =>
+        idmapDirectory({
+          directoryFd: dirFd,
+          callerUid: 61001,
+          callerGid: 61001,
+          userNamespaceMaps: { uidMap: map, gidMap: map },
+          mode: 'foreign',
+          readOnly: false,
+          recursive: false,
+          forceNosuidNodev: true,
+        }),
+      );
+      closeQuietly(result.mountFd);
+      if (i >= 20) samples.push(ms);
+    }
+  } finally {
+    fs.closeSync(dirFd);
+  }
+  return summarize(samples);
+}
+
+function runIdmapClient(opts: { user?: ClientUser; address: string; directory: string; mode: string; iterations: number; tag: string }): Promise<number[]> {
+  const args = [
+    path.resolve(__dirname, 'clients/idmap-latency.js'),
+    '--address', opts.address,
+    '--directory', opts.directory,
+    '--mode', opts.mode,
+    '--iterations', String(opts.iterations),
+    '--tag', opts.tag,
+  ];
+  const argv = opts.user
+    ? ['setpriv', '--reuid', String(opts.user.uid), '--regid', String(opts.user.gid), '--clear-groups', '--', process.execPath, ...args]
+    : [process.execPath, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.on('error', reject);
+    child.on('close', () => {
+      const parsed = JSON.parse(out.trim().split('\n').pop() || '{}') as { samples?: number[]; error?: string };
+      if (parsed.samples) resolve(parsed.samples);
+      else reject(new Error(`idmap client failed: ${parsed.error ?? out}`));
+    });
+  });
+}
+
+/** A foreign-owned tree under a directory alice owns: the trusted case for her. */
+function benchTree(ctx: BenchContext): string {
+  // mkdtemp made the scratch dir 0700; alice must reach the tree.
+  fs.chmodSync(ctx.scratchDir, 0o755);
+  const parent = fs.mkdtempSync(path.join(ctx.scratchDir, 'idmap-'));
+  fs.chmodSync(parent, 0o755);
+  fs.chownSync(parent, ctx.users.alice.uid, ctx.users.alice.gid);
+  const tree = path.join(parent, 'tree');
+  fs.mkdirSync(tree, { mode: 0o755 });
+  fs.chownSync(tree, FOREIGN_UID_BASE, FOREIGN_UID_BASE);
+  return tree;
+}
+
+export async function benchIdmapDirectory(ctx: BenchContext): Promise<BenchResult> {
+  const n = ctx.iterations;
+  const tree = benchTree(ctx);
+  const floor = nativeFloor(tree, n);
+  const polkit = summarize(await runBusLatencyClient({ user: ctx.users.alice, address: ctx.address, kind: 'check-authorization', iterations: n, tag: 'idmap-pk' }));
+  const root = summarize(await runIdmapClient({ address: ctx.address, directory: tree, mode: 'foreign', iterations: n, tag: 'root' }));
+  const unprivileged = summarize(await runIdmapClient({ user: ctx.users.alice, address: ctx.address, directory: tree, mode: 'foreign', iterations: n, tag: 'alice' }));
+  return {
+    method: 'IdmapDirectory',
+    rows: [
+      { label: 'native floor (in-process idmapDirectory, foreign, maps known)', stats: floor },
+      { label: 'polkit CheckAuthorization (bare)', stats: polkit },
+      { label: 'IdmapDirectory foreign + UserNamespace as root', stats: root },
+      { label: 'IdmapDirectory foreign + UserNamespace as unprivileged user', stats: unprivileged },
+    ],
+    targets: [
+      // A D-Bus round trip with an fd each way costs ~0.5 ms here, so the
+      // ratio to a ~0.2 ms floor cannot be as low as a pure-CPU method's.
+      { name: 'root p50 - native floor p50 (the daemon\'s own overhead incl. D-Bus)', value: root.p50 - floor.p50, limit: 1.0, unit: 'ms' },
+      // What an unprivileged call costs beyond a root call plus the polkit check it must make.
+      { name: 'unprivileged p50 - (root p50 + CheckAuthorization p50)', value: unprivileged.p50 - root.p50 - polkit.p50, limit: 0.5, unit: 'ms' },
+    ],
+  };
+}
