@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { startTestStack } from '../test/helpers/stack';
 import { alice, bob } from '../test/helpers/users';
 import { benchAllocateUserNamespace } from './allocate-user-namespace';
+import { benchMount } from './mount';
 import { benchIdmapDirectory } from './idmap-directory';
 import { formatResult, type BenchContext, type BenchResult } from './harness';
 
@@ -14,6 +15,7 @@ type Bench = (ctx: BenchContext) => Promise<BenchResult>;
 
 export const BENCHMARKS: Record<string, Bench> = {
   'allocate-user-namespace': benchAllocateUserNamespace,
+  mount: benchMount,
   'idmap-directory': benchIdmapDirectory,
 };
 
