@@ -30,10 +30,13 @@ export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision 
   const { uid } = requireDirectory(request.directoryFd, 'directory');
   if (request.callerUid === 0) return { trusted: true, reason: 'the caller is root' };
   if (uid === request.callerUid) return { trusted: true, reason: 'the caller owns the directory' };
-  if (request.mode === 'owner') {
-    return { trusted: false, reason: `the owner mode on a directory owned by uid ${uid}, not by the caller` };
-  }
+  // Owner mode on another user's tree would hand the caller that user's
+  // files. A foreign-owned tree belongs to no user: under a directory the
+  // caller owns it is the caller's own portable home, trusted like below.
   if (!isForeignId(uid)) {
+    if (request.mode === 'owner') {
+      return { trusted: false, reason: `the owner mode on a directory owned by uid ${uid}, not by the caller` };
+    }
     return { trusted: false, reason: `the directory is owned by uid ${uid}, neither the caller nor the foreign range` };
   }
   const levels = ownedAncestorLevels(request.directoryFd, request.callerUid);

@@ -79,11 +79,23 @@ rootTest(`foreign, caller owns the ancestor ${MAX_ANCESTOR_LEVELS + 1} levels up
 });
 rootTest('foreign, nobody the caller knows above', classify, { chain: ['other', 'foreign'], trusted: false, reason: /owns no ancestor/ });
 rootTest('foreign with auto mode too', classify, { chain: ['caller', 'foreign'], mode: 'auto', trusted: true, reason: /1 level/ });
-rootTest('owner mode on a foreign directory, even below the caller', classify, {
+rootTest('owner mode on a foreign directory below the caller: a portable home', classify, {
   chain: ['caller', 'foreign'],
   mode: 'owner',
+  trusted: true,
+  reason: /1 level/,
+});
+rootTest('owner mode on a foreign directory with no caller-owned ancestor', classify, {
+  chain: ['other', 'foreign'],
+  mode: 'owner',
   trusted: false,
-  reason: /owner mode/,
+  reason: /owns no ancestor/,
+});
+rootTest('owner mode on another user\'s directory', classify, {
+  chain: ['caller', 'other'],
+  mode: 'owner',
+  trusted: false,
+  reason: /owner mode on a directory owned by uid 61002/,
 });
 rootTest('someone else owns the directory', classify, { chain: ['caller', 'other'], trusted: false, reason: /uid 61002, neither/ });
 rootTest('identity on someone else', classify, {
