@@ -407,12 +407,53 @@ static int clone_sources(struct run_job *job, int *bind_fds, int *dev_fds, struc
 	return 0;
 }
 
-/* A bind target inside the rootfs, created empty when missing and the
- * rootfs lets us (never through a symlink out of it: RESOLVE_IN_ROOT). */
+/* Creates the missing directories of `path` below root_fd, one component
+ * at a time: each parent is opened with RESOLVE_IN_ROOT, so a symlink in
+ * the rootfs can never lead the mkdir out of it. */
+static long make_parents(int root_fd, const char *path)
+{
+	char prefix[4096];
+	size_t len = str_len(path), i;
+	long parent, r;
+
+	if (len >= sizeof prefix)
+		return -ENAMETOOLONG;
+	memcpy(prefix, path, len + 1);
+	for (i = 1; i < len; i++) {
+		if (prefix[i] != '/')
+			continue;
+		prefix[i] = '\0';
+		{
+			/* Split the prefix into its parent and last component. */
+			size_t j = i;
+			while (j > 0 && prefix[j - 1] != '/')
+				j--;
+			if (j == 0) {
+				r = RAW3(SYS_mkdirat, root_fd, prefix, 0755);
+			} else {
+				prefix[j - 1] = '\0';
+				parent = open_in_root(root_fd, prefix, O_PATH | O_DIRECTORY);
+				prefix[j - 1] = '/';
+				if (parent < 0)
+					return parent;
+				r = RAW3(SYS_mkdirat, parent, prefix + j, 0755);
+				RAW1(SYS_close, parent);
+			}
+		}
+		prefix[i] = '/';
+		if (r < 0 && r != -EEXIST)
+			return r;
+	}
+	return 0;
+}
+
+/* A bind target inside the rootfs, created empty (with its parents) when
+ * missing and the rootfs lets us. */
 static long bind_target(int root_fd, const char *dst, int source_fd)
 {
 	struct stat st;
-	long fd, r;
+	long fd, r, parent;
+	size_t j;
 
 	fd = open_in_root(root_fd, dst, O_PATH);
 	if (fd != -ENOENT)
@@ -421,13 +462,31 @@ static long bind_target(int root_fd, const char *dst, int source_fd)
 		return r;
 	while (*dst == '/')
 		dst++;
-	if (S_ISDIR(st.st_mode)) {
-		r = RAW3(SYS_mkdirat, root_fd, dst, 0755);
+	if ((r = make_parents(root_fd, dst)) < 0)
+		return r;
+	j = str_len(dst);
+	while (j > 0 && dst[j - 1] != '/')
+		j--;
+	if (j == 0) {
+		parent = open_in_root(root_fd, ".", O_PATH | O_DIRECTORY);
 	} else {
-		r = RAW4(SYS_openat, root_fd, dst, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+		char dir[4096];
+		if (j >= sizeof dir)
+			return -ENAMETOOLONG;
+		memcpy(dir, dst, j - 1);
+		dir[j - 1] = '\0';
+		parent = open_in_root(root_fd, dir, O_PATH | O_DIRECTORY);
+	}
+	if (parent < 0)
+		return parent;
+	if (S_ISDIR(st.st_mode)) {
+		r = RAW3(SYS_mkdirat, parent, dst + j, 0755);
+	} else {
+		r = RAW4(SYS_openat, parent, dst + j, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
 		if (r >= 0)
 			r = RAW1(SYS_close, r);
 	}
+	RAW1(SYS_close, parent);
 	if (r < 0)
 		return r;
 	return open_in_root(root_fd, dst, O_PATH);

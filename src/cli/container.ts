@@ -24,17 +24,16 @@ function startError(err: ContainerStartError, argv0: string): CliError {
 
 /** Runs to completion; resolves with the shell-style exit status. */
 export async function runToCompletion(opts: StartOptions, release: () => void): Promise<number> {
-  let pid: number;
-  try {
-    pid = startContainer(opts);
-  } catch (err) {
-    if (err instanceof ContainerStartError) throw startError(err, opts.argv[0]);
-    throw err;
-  } finally {
-    // The children hold their own copies of every fd they need.
-    release();
-  }
+  // Handlers go in before the start: a signal that arrives while the
+  // command is starting is queued by libuv and forwarded once its pid is
+  // known, instead of killing nsmountctl and orphaning the container.
+  let pid: number | undefined;
+  const pending: NodeJS.Signals[] = [];
   const forward = (signal: NodeJS.Signals) => {
+    if (pid === undefined) {
+      pending.push(signal);
+      return;
+    }
     try {
       process.kill(pid, signal);
     } catch {
@@ -50,6 +49,16 @@ export async function runToCompletion(opts: StartOptions, release: () => void): 
     process.on(signal, handler);
   }
   try {
+    try {
+      pid = startContainer(opts);
+    } catch (err) {
+      if (err instanceof ContainerStartError) throw startError(err, opts.argv[0]);
+      throw err;
+    } finally {
+      // The children hold their own copies of every fd they need.
+      release();
+    }
+    for (const signal of pending.splice(0)) forward(signal);
     return exitCodeOf(await waitContainer(pid));
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
