@@ -26,8 +26,8 @@ test.after.always(() => stack?.stop());
 
 rootTest('idmap --attach attaches a home read-write for its owner, and unmount detaches it', async (t) => {
   const home = userDirectory(stack.baseDir, alice, 'portable-home');
-  // Written on "another machine" where the user had uid 1234.
   fs.writeFileSync(path.join(home, 'diary'), 'dear diary\n', { mode: 0o600 });
+  fs.chownSync(path.join(home, 'diary'), alice.uid, alice.gid);
   const target = userDirectory(stack.baseDir, alice, 'attach-home');
 
   const attached = await nsmountctl(alice, stack.address, ['idmap', home, '--attach', target, '--mode', 'owner']);
