@@ -250,8 +250,8 @@ test.serial('a foreign directory with no ancestor of hers (interaction allowed, 
   error: 'NotAuthorized',
   message: /org\.nsmount\.idmap-directory-untrusted/,
 });
-test.serial('the owner mode on a foreign directory she does not own', refused, {
-  directory: () => pathFd(path.join(aliceDir, 'container')),
+test.serial('the owner mode on a directory of another user', refused, {
+  directory: () => pathFd(bobDir),
   options: () => ({ Mode: v('s', 'owner') }),
   error: INTERACTIVE_REQUIRED,
   message: /org\.nsmount\.idmap-directory-untrusted/,
