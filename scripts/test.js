@@ -23,13 +23,24 @@ const args = process.argv.slice(2);
 
 function reexecInNamespace() {
   const token = crypto.randomBytes(8).toString('hex');
-  const env = { ...process.env, [IN_NAMESPACE]: '1', [RUN_MARKER]: token };
+  // One temp dir for the whole run (tests use os.tmpdir()), removed at the
+  // end even when a test file crashed before its cleanup. Test users must
+  // be able to reach sockets below it.
+  const runTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-run-'));
+  fs.chmodSync(runTmp, 0o755);
+  const env = { ...process.env, [IN_NAMESPACE]: '1', [RUN_MARKER]: token, TMPDIR: runTmp };
   const res = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, __filename, ...args], {
     stdio: 'inherit',
     env,
   });
   // The namespace is gone; anything still carrying the marker escaped stop().
   killLeftovers(token);
+  // Mounts under it lived in the namespace, which is gone with its processes.
+  try {
+    fs.rmSync(runTmp, { recursive: true, force: true });
+  } catch (err) {
+    console.error(`cannot remove ${runTmp}: ${err.message}`);
+  }
   if (res.error) {
     console.error(`cannot enter a private mount namespace: ${res.error.message}`);
     process.exit(1);
