@@ -41,38 +41,67 @@ function streamOf(bus: MessageBus): StreamInternals {
 }
 
 /**
- * Opens a connection and waits for Hello. Rejects when the transport cannot
- * pass fds (usocket missing, or the bus declined NEGOTIATE_UNIX_FD).
+ * Opens a connection and waits for Hello. Unless `requireUnixFd` is false,
+ * rejects when the transport cannot pass fds (usocket missing, or the bus
+ * declined NEGOTIATE_UNIX_FD).
  */
-export async function connectBus(opts: { address: string; timeoutMs?: number }): Promise<MessageBus> {
+export async function connectBus(opts: { address: string; timeoutMs?: number; requireUnixFd?: boolean }): Promise<MessageBus> {
   installFdAwareReader();
+  const requireUnixFd = opts.requireUnixFd ?? true;
   const bus = dbus.sessionBus({ busAddress: opts.address, negotiateUnixFd: true } as never);
   bus.on('message', (message: object) => {
     const fds = claimDeliveredFds();
     if (fds.length > 0) fdsByMessage.set(message, fds);
   });
+  const giveUp = (err: Error): Error => {
+    // dbus-next emits further errors on a dead connection; keep them quiet.
+    bus.on('error', () => {});
+    try {
+      bus.disconnect();
+    } catch {
+      // already closed
+    }
+    return err;
+  };
   const stream = streamOf(bus);
-  if (stream.constructor.name !== 'USocket') {
-    bus.disconnect();
-    throw new FdPassingUnavailable(
-      'dbus-next is not using the usocket transport, so UNIX fds cannot be passed; reinstall with usocket 1.1.0 (npm ci)',
+  if (requireUnixFd && stream.constructor.name !== 'USocket') {
+    throw giveUp(
+      new FdPassingUnavailable(
+        'dbus-next is not using the usocket transport, so UNIX fds cannot be passed; reinstall with usocket 1.1.0 (npm ci)',
+      ),
     );
   }
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out connecting to ${opts.address}`)), opts.timeoutMs ?? 10000);
-    bus.once('connect', () => {
+    const timer = setTimeout(() => reject(giveUp(new Error(`timed out connecting to ${opts.address}`))), opts.timeoutMs ?? 10000);
+    const onError = (err: Error) => {
       clearTimeout(timer);
+      bus.removeListener('connect', onConnect);
+      reject(giveUp(err instanceof Error ? err : new Error(String(err))));
+    };
+    const onConnect = () => {
+      clearTimeout(timer);
+      bus.removeListener('error', onError);
       resolve();
-    });
-    bus.once('error', (err: Error) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    };
+    bus.once('connect', onConnect);
+    bus.once('error', onError);
   });
-  if (!stream.supportsUnixFd) {
-    bus.disconnect();
-    throw new FdPassingUnavailable(`the bus at ${opts.address} refused UNIX fd passing`);
+  if (requireUnixFd && !stream.supportsUnixFd) {
+    throw giveUp(new FdPassingUnavailable(`the bus at ${opts.address} refused UNIX fd passing`));
   }
   if (typeof stream.fd === 'number') setCloexec(stream.fd);
   return bus;
+}
+
+/** True when the socket is usocket's and the bus agreed to NEGOTIATE_UNIX_FD. */
+export function supportsUnixFd(bus: MessageBus): boolean {
+  return streamOf(bus).supportsUnixFd === true;
+}
+
+export function safeDisconnect(bus: MessageBus): void {
+  try {
+    bus.disconnect();
+  } catch {
+    // Already closed.
+  }
 }
