@@ -30,13 +30,16 @@ export interface MountRecord {
 export interface RegistryState {
   version: 1;
   namespaces: NamespaceRecord[];
-  /** Block base uid → when it was last freed (ms since epoch), for least-recently-freed reuse. */
-  freedBlocks: Record<string, number>;
   mounts: MountRecord[];
+  /**
+   * Blocks at or above this index have never been handed out. Blocks are
+   * taken from here upwards first; freed ones live in freed.log.
+   */
+  neverUsedFrom: number;
 }
 
 export function emptyState(): RegistryState {
-  return { version: 1, namespaces: [], freedBlocks: {}, mounts: [] };
+  return { version: 1, namespaces: [], mounts: [], neverUsedFrom: 0 };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -46,8 +49,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Throws with a precise reason rather than guessing at a damaged file. */
 export function validateState(raw: unknown): RegistryState {
   if (!isObject(raw) || raw.version !== 1) throw new Error('unknown registry version');
-  if (!Array.isArray(raw.namespaces) || !Array.isArray(raw.mounts) || !isObject(raw.freedBlocks)) {
-    throw new Error('registry lacks namespaces, mounts or freedBlocks');
+  if (!Array.isArray(raw.namespaces) || !Array.isArray(raw.mounts) || typeof raw.neverUsedFrom !== 'number') {
+    throw new Error('registry lacks namespaces, mounts or neverUsedFrom');
   }
   raw.namespaces.forEach((n, i) => {
     if (

@@ -3,6 +3,7 @@
 // to the pool only once its namespace is provably gone.
 import type { Logger } from 'pino';
 import type { RegistryStore } from '../registry/store';
+import type { FreedBlocks } from '../registry/freed-blocks';
 import type { NamespaceRecord, RegistryState } from '../registry/state';
 import { BLOCK_SIZE, blockIndexOf, type PoolRange } from './block';
 import { chooseBlock } from './choose-block';
@@ -38,8 +39,11 @@ export interface Allocation {
 
 type Liveness = 'alive' | 'gone' | 'unknown';
 
+const SWEEP_PER_ALLOCATION = 4;
+
 export class UserNamespaceAllocator {
   private readonly now: () => number;
+  private sweepCursor = 0;
   readonly reclaimSupported: boolean;
 
   constructor(private readonly opts: AllocatorOptions) {
@@ -53,10 +57,11 @@ export class UserNamespaceAllocator {
   allocate(request: { ownerUid: number; ownerGid: number; name: string; size: number }): Allocation {
     let fd = -1;
     try {
-      return this.opts.store.update((state) => {
-        this.ensureNameFree(state, request.ownerUid, request.name);
-        this.ensureQuota(state, request.ownerUid);
-        const base = this.pickBlock(state);
+      return this.opts.store.update((state, freed) => {
+        this.sweepSome(state, freed);
+        this.ensureNameFree(state, freed, request.ownerUid, request.name);
+        this.ensureQuota(state, freed, request.ownerUid);
+        const base = this.pickBlock(state, freed);
         const map = [{ inside: 0, outside: base, count: request.size }];
         fd = this.createNamespace(request.ownerUid, request.ownerGid, map);
         const id = namespaceId(fd);
@@ -71,7 +76,6 @@ export class UserNamespaceAllocator {
           handle,
           createdUsec: (BigInt(this.now()) * 1000n).toString(),
         });
-        delete state.freedBlocks[String(base)];
         return { fd, base, size: request.size, namespaceId: id };
       });
     } catch (err) {
@@ -106,15 +110,30 @@ export class UserNamespaceAllocator {
 
   /** Frees the blocks of every namespace that is gone; returns how many. */
   sweep(): number {
-    return this.opts.store.update((state) => this.sweepState(state));
+    return this.opts.store.update((state, freed) => this.sweepState(state, freed));
   }
 
-  private sweepState(state: RegistryState, only?: (n: NamespaceRecord) => boolean): number {
+  /**
+   * Checks a few records per allocation, round robin, so a busy daemon
+   * keeps its registry as small as its live namespaces between full sweeps
+   * (each check costs a few microseconds).
+   */
+  private sweepSome(state: RegistryState, freed: FreedBlocks): void {
+    const count = Math.min(SWEEP_PER_ALLOCATION, state.namespaces.length);
+    if (count === 0) return;
+    const start = this.sweepCursor % state.namespaces.length;
+    const picked = new Set<NamespaceRecord>();
+    for (let i = 0; i < count; i++) picked.add(state.namespaces[(start + i) % state.namespaces.length]);
+    this.sweepCursor = start + count;
+    this.sweepState(state, freed, (n) => picked.has(n));
+  }
+
+  private sweepState(state: RegistryState, freedBlocks: FreedBlocks, only?: (n: NamespaceRecord) => boolean): number {
     const keep: NamespaceRecord[] = [];
     let freed = 0;
     for (const record of state.namespaces) {
       if ((!only || only(record)) && this.liveness(record) === 'gone') {
-        state.freedBlocks[String(record.base)] = this.now();
+        freedBlocks.markFreed(record.base, this.now());
         freed++;
         this.opts.log.debug({ name: record.name, ownerUid: record.ownerUid, base: record.base }, 'reclaimed block');
       } else {
@@ -136,45 +155,50 @@ export class UserNamespaceAllocator {
     return alive === undefined ? 'unknown' : alive ? 'alive' : 'gone';
   }
 
-  private ensureNameFree(state: RegistryState, ownerUid: number, name: string): void {
+  private ensureNameFree(state: RegistryState, freed: FreedBlocks, ownerUid: number, name: string): void {
     const clash = (n: NamespaceRecord) => n.ownerUid === ownerUid && n.name === name;
     if (!state.namespaces.some(clash)) return;
-    this.sweepState(state, clash);
+    this.sweepState(state, freed, clash);
     if (state.namespaces.some(clash)) {
       throw new NameExists(`you already have a live user namespace named "${name}"`);
     }
   }
 
-  private ensureQuota(state: RegistryState, ownerUid: number): void {
+  private ensureQuota(state: RegistryState, freed: FreedBlocks, ownerUid: number): void {
     const count = () => state.namespaces.filter((n) => n.ownerUid === ownerUid).length;
     if (count() < this.opts.quotaPerUid) return;
-    this.sweepState(state, (n) => n.ownerUid === ownerUid);
+    this.sweepState(state, freed, (n) => n.ownerUid === ownerUid);
     if (count() >= this.opts.quotaPerUid) {
       throw new QuotaExceeded(`uid ${ownerUid} already has ${count()} live user namespaces (quota ${this.opts.quotaPerUid})`);
     }
   }
 
-  private pickBlock(state: RegistryState): number {
+  private pickBlock(state: RegistryState, freed: FreedBlocks): number {
     const attempt = () => {
       const inUse = new Set(state.namespaces.map((n) => blockIndexOf(n.base)));
       return chooseBlock({
         pool: this.opts.pool,
-        inUse,
+        inUse: (b) => inUse.has(b),
         blocked: this.opts.exclusions.blockedBlocks(this.now()),
-        freedAt: state.freedBlocks,
+        neverUsedFrom: state.neverUsedFrom,
+        leastRecentlyFreed: (usable) => freed.pickLeastRecentlyFreed(usable),
       });
     };
-    let base = attempt();
-    if (base === undefined) {
-      this.sweepState(state);
+    let choice = attempt();
+    if (choice === undefined) {
+      this.sweepState(state, freed);
       this.opts.exclusions.invalidate();
-      base = attempt();
+      choice = attempt();
     }
-    if (base === undefined) {
+    if (choice === undefined) {
       throw new RangeExhausted(
         `no free ${BLOCK_SIZE}-id block left in the pool ${this.opts.pool.first}..${this.opts.pool.last}`,
       );
     }
-    return base;
+    const now = this.now();
+    for (const b of choice.skipped) freed.markFreed(b * BLOCK_SIZE, now);
+    state.neverUsedFrom = choice.neverUsedFrom;
+    freed.take(choice.base);
+    return choice.base;
   }
 }

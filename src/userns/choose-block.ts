@@ -1,29 +1,41 @@
-import { BLOCK_SIZE, blockIndexOf, poolBlockIndices, type PoolRange } from './block';
+import { BLOCK_SIZE, poolBlockIndices, type PoolRange } from './block';
+
+export interface BlockChoice {
+  base: number;
+  /** The new never-used cursor (block index). */
+  neverUsedFrom: number;
+  /** Never-used blocks the cursor moved past because they were excluded: free, but no longer "never used". */
+  skipped: number[];
+}
 
 /**
- * The least recently freed usable block: never-used blocks count as freed
- * at the beginning of time (lowest first), then freed blocks by age. Reuse
- * is delayed as long as possible so a stale uid owner is unlikely to meet
- * a new tenant. Returns the base uid, or undefined when nothing is free.
+ * The least recently freed usable block, where never-used blocks count as
+ * freed at the beginning of time (lowest first): reuse is delayed as long
+ * as possible so a stale owner of a uid is unlikely to meet a new tenant.
+ * Blocks at or above `neverUsedFrom` have never been handed out; below it,
+ * free blocks are those in `leastRecentlyFreed`'s order.
  */
 export function chooseBlock(opts: {
   pool: PoolRange;
-  inUse: Set<number>;
+  inUse: (blockIndex: number) => boolean;
   blocked: Set<number>;
-  freedAt: Record<string, number>;
-}): number | undefined {
+  neverUsedFrom: number;
+  leastRecentlyFreed: (usable: (base: number) => boolean) => number | undefined;
+}): BlockChoice | undefined {
   const { first, last } = poolBlockIndices(opts.pool);
-  const usable = (b: number) => !opts.inUse.has(b) && !opts.blocked.has(b);
-  const freedIndices = new Set(Object.keys(opts.freedAt).map((base) => blockIndexOf(Number(base))));
-  for (let b = first; b <= last; b++) {
-    if (usable(b) && !freedIndices.has(b)) return b * BLOCK_SIZE;
+  const skipped: number[] = [];
+  for (let b = Math.max(first, opts.neverUsedFrom); b <= last; b++) {
+    if (opts.blocked.has(b) || opts.inUse(b)) {
+      skipped.push(b);
+      continue;
+    }
+    return { base: b * BLOCK_SIZE, neverUsedFrom: b + 1, skipped };
   }
-  let best: { base: number; at: number } | undefined;
-  for (const [baseText, at] of Object.entries(opts.freedAt)) {
-    const base = Number(baseText);
-    const b = blockIndexOf(base);
-    if (b < first || b > last || !usable(b)) continue;
-    if (!best || at < best.at || (at === best.at && base < best.base)) best = { base, at };
-  }
-  return best?.base;
+  const base = opts.leastRecentlyFreed((candidate) => {
+    const b = candidate / BLOCK_SIZE;
+    return Number.isInteger(b) && b >= first && b <= last && !opts.blocked.has(b) && !opts.inUse(b);
+  });
+  // No never-used block is usable: move the cursor past the pool once, so
+  // later calls do not rescan excluded blocks; those join the freed order.
+  return base === undefined ? undefined : { base, neverUsedFrom: last + 1, skipped };
 }
