@@ -35,7 +35,7 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 	return x0;
 }
 #else
-#error "raw_syscall6 is not implemented for this architecture"
+#error "raw_syscall6 needs an assembly version for this architecture"
 #endif
 
 #define RAW0(nr) raw_syscall6((nr), 0, 0, 0, 0, 0, 0)

@@ -62,7 +62,7 @@ static inline long raw_syscall4(long nr, long a, long b, long c, long d)
 	return x0;
 }
 #else
-#error "raw_syscall4 is not implemented for this architecture"
+#error "raw_syscall4 needs an assembly version for this architecture"
 #endif
 
 #define RAW(nr, a, b, c) raw_syscall4((nr), (long)(a), (long)(b), (long)(c), 0)
