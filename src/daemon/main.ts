@@ -175,15 +175,25 @@ export async function runDaemon(argv: string[]): Promise<void> {
   reclaimTimer.unref();
 
   let stopping = false;
-  const shutdown = async (reason: string, code: number) => {
+  const shutdown = async (reason: string, code: number, busGone = false) => {
     if (stopping) return;
     stopping = true;
+    // Should anything below never settle, the loop runs dry and Node exits
+    // by itself: with this status, not 0, or a service manager with
+    // Restart=on-failure would take a lost bus for a clean stop.
+    process.exitCode = code;
     log.info({ reason, inFlight: dispatcher.callsInFlight }, 'shutting down');
-    await dispatcher.drain();
-    try {
-      await callBus(bus, { ...DBUS_DAEMON, member: 'ReleaseName', signature: 's', body: [BUS_NAME] });
-    } catch {
-      // The bus may already be gone.
+    // Without a bus, calls in flight wait for replies (caller lookup,
+    // polkit) that never come, and ReleaseName would never be answered:
+    // dbus-next does not fail calls pending on a closed connection. Those
+    // calls have not acted yet, and our name went with the connection.
+    if (!busGone) {
+      await dispatcher.drain();
+      try {
+        await callBus(bus, { ...DBUS_DAEMON, member: 'ReleaseName', signature: 's', body: [BUS_NAME] });
+      } catch {
+        // The bus may already be gone.
+      }
     }
     clearInterval(reclaimTimer);
     bus.disconnect();
@@ -196,13 +206,13 @@ export async function runDaemon(argv: string[]): Promise<void> {
   bus.on('error', (err: Error) => {
     if (stopping) return;
     log.error({ err: err.message }, 'lost the bus connection');
-    void shutdown('bus connection lost', 1);
+    void shutdown('bus connection lost', 1, true);
   });
   const connectionEvents = (bus as unknown as { _connection: NodeJS.EventEmitter })._connection;
   connectionEvents.on('end', () => {
     if (stopping) return;
     log.error('the bus closed the connection');
-    void shutdown('bus connection closed', 1);
+    void shutdown('bus connection closed', 1, true);
   });
 
   if (config.daemon.idleTimeoutSec > 0) {
