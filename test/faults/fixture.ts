@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import dbus, { type MessageBus } from 'dbus-next';
-import { validateState, type RegistryState } from '../../src/registry/state';
+import { emptyState, validateState, type RegistryState } from '../../src/registry/state';
 import { parseMountinfo, type MountinfoEntry } from '../../src/idmap/mountinfo';
 
 export const ERR = 'org.nsmount.NsMount1.Error.';
@@ -12,7 +12,7 @@ export const ERR = 'org.nsmount.NsMount1.Error.';
 /** The registry file as it is on disk, validated the way the daemon validates it; throws if it is damaged. */
 export function readRegistry(stateDir: string): RegistryState {
   const file = path.join(stateDir, 'registry.json');
-  if (!fs.existsSync(file)) return { version: 1, namespaces: [], freedBlocks: {}, mounts: [] };
+  if (!fs.existsSync(file)) return emptyState();
   return validateState(JSON.parse(fs.readFileSync(file, 'utf8')));
 }
 
