@@ -97,6 +97,7 @@ export class Dispatcher {
       const xml = this.opts.introspection.forPath(path);
       if (xml === undefined) throw new BusError('org.freedesktop.DBus.Error.UnknownObject', `no object at ${path}`);
       if (msg.member !== 'Introspect') throw unknownMethod(msg);
+      takesNoArguments(msg);
       return this.reply(msg, { signature: 's', body: [xml] });
     }
     if (path !== OBJECT_PATH) throw new BusError('org.freedesktop.DBus.Error.UnknownObject', `no object at ${path}`);
@@ -204,8 +205,14 @@ export class Dispatcher {
   }
 
   private peer(msg: Message): void {
-    if (msg.member === 'Ping') return this.reply(msg, { signature: '', body: [] });
-    if (msg.member === 'GetMachineId') return this.reply(msg, { signature: 's', body: [this.opts.machineId()] });
+    if (msg.member === 'Ping') {
+      takesNoArguments(msg);
+      return this.reply(msg, { signature: '', body: [] });
+    }
+    if (msg.member === 'GetMachineId') {
+      takesNoArguments(msg);
+      return this.reply(msg, { signature: 's', body: [this.opts.machineId()] });
+    }
     throw unknownMethod(msg);
   }
 
@@ -237,6 +244,15 @@ export class Dispatcher {
       default:
         throw unknownMethod(msg);
     }
+  }
+}
+
+// Introspect, Ping and GetMachineId take no arguments. Answering a call
+// with arguments as if it had none would tell the caller a signature works
+// that the interface does not have; dbus-daemon and GDBus refuse it too.
+function takesNoArguments(msg: Message): void {
+  if ((msg.signature ?? '') !== '') {
+    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `${msg.member} takes no arguments, got signature '${msg.signature}'`);
   }
 }
 
