@@ -1,15 +1,20 @@
-// Mounts nsmountd attached for callers (IdmapDirectory's AttachTo, later
-// images). Each one is in the registry before the reply goes out, so
-// Unmount can tell ours from anything else and a restarted daemon still
-// knows them. A detached mount fd handed to a caller is not recorded: it
-// dies with its last fd.
+// Mounts nsmountd attached for callers (IdmapDirectory's and Mount's
+// AttachTo). Each one is in the registry before it is attached, so Unmount
+// can tell ours from anything else and a restarted daemon still knows them,
+// even one killed mid-call. A detached mount fd handed to a caller is not
+// recorded: it dies with its last fd.
+//
+// Reconcile only drops records; it never adopts or removes an attached
+// mount that has no record. Recording first means nsmountd leaves none of
+// its own, so such a mount is someone else's (an admin's, another tool's)
+// and none of our business.
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { RegistryStore } from '../registry/store';
 import type { MountRecord } from '../registry/state';
 import { closeQuietly } from '../native/fd';
 import { O_DIRECTORY, O_PATH, openAt } from '../native/dirfd';
-import { detachMountOfFd, mountIdsOf } from '../native/mount-api';
+import { mountIdsOf } from '../native/mount-api';
 import { attachMount } from '../idmap/attach';
 import { parseMountinfo } from '../idmap/mountinfo';
 
@@ -44,11 +49,16 @@ export class Attachments {
   }
 
   /**
-   * Attaches and records in one step. If recording fails the mount is
-   * detached again, so no mount exists that the registry does not know.
+   * Records, then attaches. A detached mount already has the ids it keeps
+   * once attached (move_mount moves the same mount), so the record can be
+   * durable before the mount is visible: a daemon killed in between leaves
+   * a record of a mount that never got attached, which reconcile drops at
+   * the next start, rather than an attached mount nobody knows, which no
+   * one could Unmount and whose loop device would stay busy. If the
+   * registry cannot be written, nothing is attached at all.
    */
   attach(request: AttachmentRequest): MountRecord {
-    const ids = attachMount(request.mountFd, request.targetFd);
+    const ids = mountIdsOf(request.mountFd);
     const record: MountRecord = {
       target: request.targetPath,
       ownerUid: request.ownerUid,
@@ -58,15 +68,17 @@ export class Attachments {
       legacyMountId: ids.legacy,
       createdUsec: (BigInt(this.now()) * 1000n).toString(),
     };
+    this.opts.store.update((state) => {
+      state.mounts.push(record);
+    });
     try {
-      this.opts.store.update((state) => {
-        state.mounts.push(record);
-      });
+      attachMount(request.mountFd, request.targetFd);
     } catch (err) {
       try {
-        detachMountOfFd(request.mountFd);
-      } catch (detachErr) {
-        this.opts.log.error({ err: detachErr, target: record.target }, 'could not detach a mount whose registry entry failed');
+        this.remove(BigInt(record.mountId));
+      } catch (removeErr) {
+        // Harmless: the mount id is never attached, so reconcile drops it and Unmount cannot match it.
+        this.opts.log.warn({ err: removeErr, target: record.target }, 'could not forget an attachment that failed');
       }
       throw err;
     }
