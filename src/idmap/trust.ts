@@ -45,13 +45,14 @@ export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision 
   }
   return {
     trusted: false,
-    reason: `the foreign range owns the directory but the caller owns no ancestor within ${MAX_ANCESTOR_LEVELS} levels on the same mount`,
+    reason: `the foreign range owns the directory but the caller owns no ancestor within ${MAX_ANCESTOR_LEVELS} levels on the same mount with no other user's directory in between`,
   };
 }
 
 /**
  * How many levels above `fd` the nearest directory owned by `uid` is,
- * walking ".." by fd and stopping at the mount root; undefined if none.
+ * walking ".." by fd and stopping at the mount root or at a directory of
+ * another user; undefined if none.
  */
 export function ownedAncestorLevels(fd: number, uid: number): number | undefined {
   if (isMountRoot(fd)) return undefined;
@@ -65,7 +66,12 @@ export function ownedAncestorLevels(fd: number, uid: number): number | undefined
       // ".." of a mount root crosses into the parent mount; we never go
       // there, but check anyway in case something was mounted meanwhile.
       if (mountIdOf(current) !== mountId) return undefined;
-      if (fs.fstatSync(current).uid === uid) return level;
+      const owner = fs.fstatSync(current).uid;
+      if (owner === uid) return level;
+      // Another user's directory in between makes the tree below theirs,
+      // whoever owns a directory further up (systemd-mountfsd stops there
+      // too). Root's and the foreign range's directories are nobody's.
+      if (owner !== 0 && !isForeignId(owner)) return undefined;
       if (isMountRoot(current)) return undefined;
     }
     return undefined;

@@ -78,6 +78,18 @@ rootTest(`foreign, caller owns the ancestor ${MAX_ANCESTOR_LEVELS + 1} levels up
   reason: /owns no ancestor/,
 });
 rootTest('foreign, nobody the caller knows above', classify, { chain: ['other', 'foreign'], trusted: false, reason: /owns no ancestor/ });
+// The caller owns a directory higher up, but the foreign tree sits in another user's: it is theirs.
+rootTest("foreign in another user's directory below the caller's", classify, {
+  chain: ['caller', 'other', 'foreign'],
+  trusted: false,
+  reason: /owns no ancestor/,
+});
+rootTest("owner mode on a foreign directory in another user's directory below the caller's", classify, {
+  chain: ['caller', 'other', 'foreign', 'foreign'],
+  mode: 'owner',
+  trusted: false,
+  reason: /owns no ancestor/,
+});
 rootTest('foreign with auto mode too', classify, { chain: ['caller', 'foreign'], mode: 'auto', trusted: true, reason: /1 level/ });
 rootTest('owner mode on a foreign directory below the caller: a portable home', classify, {
   chain: ['caller', 'foreign'],
