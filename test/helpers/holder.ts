@@ -14,6 +14,8 @@ export interface HeldResult {
 }
 
 export interface Holder {
+  /** The holder process (setpriv execs node in place, so this is the process holding the fds). */
+  pid: number;
   results: HeldResult[];
   release(): Promise<void>;
 }
@@ -39,6 +41,7 @@ export function holdNamespaces(user: TestUser, address: string, names: string[],
         if (line.fatal) reject(new Error(line.fatal));
         else if (line.done) {
           resolve({
+            pid: child.pid!,
             results,
             release: async () => {
               child.stdin!.end();
