@@ -7,7 +7,7 @@ import { summarize, timeMs, type LatencyStats } from './stats';
 import { runBusLatencyClient } from './run-client';
 import type { BenchContext, BenchResult } from './harness';
 
-function nativeFloor(iterations: number): LatencyStats {
+export function nativeFloor(iterations: number): LatencyStats {
   const samples: number[] = [];
   const map = [{ inside: 0, outside: 0x60000000, count: 65536 }];
   for (let i = 0; i < iterations + 20; i++) {

@@ -15,7 +15,7 @@ import { summarize, timeMs, type LatencyStats } from './stats';
 import { runBusLatencyClient, type ClientUser } from './run-client';
 import type { BenchContext, BenchResult } from './harness';
 
-function nativeFloor(directory: string, iterations: number): LatencyStats {
+export function nativeFloor(directory: string, iterations: number): LatencyStats {
   const dirFd = fs.openSync(directory, O_PATH | O_DIRECTORY);
   const map = [{ inside: 0, outside: 0x60000000, count: 65536 }];
   const samples: number[] = [];
@@ -68,7 +68,7 @@ function runIdmapClient(opts: { user?: ClientUser; address: string; directory: s
 }
 
 /** A foreign-owned tree under a directory alice owns: the trusted case for her. */
-function benchTree(ctx: BenchContext): string {
+export function benchTree(ctx: BenchContext): string {
   // mkdtemp made the scratch dir 0700; alice must reach the tree.
   fs.chmodSync(ctx.scratchDir, 0o755);
   const parent = fs.mkdtempSync(path.join(ctx.scratchDir, 'idmap-'));

@@ -29,7 +29,7 @@ async function settle(dir: string): Promise<void> {
 }
 
 /** What mountImage does for one bare ext4 image, minus everything around it. */
-async function rawFloor(image: string, readOnly: boolean, iterations: number): Promise<LatencyStats> {
+export async function rawFloor(image: string, readOnly: boolean, iterations: number): Promise<LatencyStats> {
   const imageFd = fs.openSync(image, readOnly ? 'r' : 'r+');
   const samples: number[] = [];
   try {

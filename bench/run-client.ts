@@ -14,6 +14,8 @@ export function runBusLatencyClient(opts: {
   iterations: number;
   warmup?: number;
   tag: string;
+  /** polkit action for --kind check-authorization. */
+  action?: string;
 }): Promise<number[]> {
   const client = path.resolve(__dirname, 'clients/bus-latency.js');
   const args = [
@@ -23,6 +25,7 @@ export function runBusLatencyClient(opts: {
     '--iterations', String(opts.iterations),
     '--warmup', String(opts.warmup ?? 20),
     '--tag', opts.tag,
+    ...(opts.action ? ['--action', opts.action] : []),
   ];
   const argv = opts.user
     ? ['setpriv', '--reuid', String(opts.user.uid), '--regid', String(opts.user.gid), '--clear-groups', '--', process.execPath, ...args]

@@ -1,15 +1,23 @@
 // `npm run bench`: brings up the private stack (scripts/bench.js has put us
-// in a private mount namespace with test users and a tmpfs TMPDIR) and
-// runs every benchmark, printing tables and ratios and writing JSON.
+// in a private mount namespace with test users and a tmpfs TMPDIR), runs
+// every benchmark, prints tables and ratios, and writes
+// bench/results/latest.json, report.md and latency.svg.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startTestStack } from '../test/helpers/stack';
 import { alice, bob } from '../test/helpers/users';
+import { makeExt4 } from '../test/helpers/images';
+import { rssKiB } from '../test/helpers/process-sampler';
 import { benchAllocateUserNamespace } from './allocate-user-namespace';
 import { benchMount } from './mount';
 import { benchIdmapDirectory } from './idmap-directory';
 import { formatResult, type BenchContext, type BenchResult } from './harness';
+import { measureReport } from './report/measure';
+import { renderMarkdown } from './report/markdown';
+import { renderSvg } from './report/svg';
+import type { ReportData } from './report/types';
 
 type Bench = (ctx: BenchContext) => Promise<BenchResult>;
 
@@ -18,12 +26,35 @@ export const BENCHMARKS: Record<string, Bench> = {
   mount: benchMount,
   'idmap-directory': benchIdmapDirectory,
 };
+/** The per-method report (every method, root and unprivileged, throughput, RSS); `--only report`. */
+const REPORT = 'report';
+
+/** A root-owned image in a directory the daemon is configured to trust, so unprivileged Mount needs no admin. */
+function trustedImage(): { dir: string; image: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-bench-images-'));
+  fs.chmodSync(dir, 0o755);
+  const image = makeExt4(dir, 'report.ext4', { sizeMiB: 16, files: { 'hello.txt': 'bench\n' } });
+  fs.chmodSync(image, 0o644);
+  return { dir, image };
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { iterations: { type: 'string', default: '300' }, only: { type: 'string' }, out: { type: 'string' } },
+    options: {
+      iterations: { type: 'string', default: '300' },
+      'throughput-calls': { type: 'string', default: '1600' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+    },
   });
-  const stack = await startTestStack({ config: '[pool]\nquota_per_uid = 100000\n' });
+  const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
+  const images = trustedImage();
+  const stack = await startTestStack({
+    config: `[pool]\nquota_per_uid = 100000\n[images]\ndirectories = [${JSON.stringify(images.dir)}]\n`,
+  });
+  // Fresh idle: the daemon has answered nothing yet but its start-up.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const idleRssKiB = rssKiB(stack.daemon.pid);
   const scratchDir = fs.mkdtempSync(path.join(stack.baseDir, 'scratch-'));
   const ctx: BenchContext = {
     address: stack.address,
@@ -32,20 +63,35 @@ async function main(): Promise<void> {
     scratchDir,
   };
   const results: BenchResult[] = [];
+  let report: ReportData | undefined;
   try {
     for (const [name, bench] of Object.entries(BENCHMARKS)) {
-      if (values.only && !values.only.split(',').includes(name)) continue;
+      if (!wanted(name)) continue;
       const result = await bench(ctx);
       results.push(result);
       process.stdout.write(formatResult(result) + '\n');
     }
+    if (wanted(REPORT)) {
+      report = await measureReport(
+        { ...ctx, daemonPid: stack.daemon.pid, idleRssKiB, trustedImage: images.image, throughputCalls: Number(values['throughput-calls']) },
+        (line) => process.stdout.write(`report: ${line}\n`),
+      );
+    }
   } finally {
     await stack.stop();
+    fs.rmSync(images.dir, { recursive: true, force: true });
   }
   const out = values.out ?? path.resolve(__dirname, '../../bench/results/latest.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
+  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), results, report }, null, 2));
   process.stdout.write(`\nresults written to ${out}\n`);
+  if (report) {
+    const dir = path.dirname(out);
+    fs.writeFileSync(path.join(dir, 'latency.svg'), renderSvg(report));
+    const markdown = renderMarkdown(report, 'latency.svg');
+    fs.writeFileSync(path.join(dir, 'report.md'), markdown);
+    process.stdout.write(`\n${markdown}\nreport written to ${path.join(dir, 'report.md')} and latency.svg\n`);
+  }
 }
 
 main().catch((err: Error) => {

@@ -3,6 +3,7 @@
 // after --warmup calls, and prints one JSON line of samples (ms).
 //   --kind allocate           AllocateUserNamespace (closes the fd at once)
 //   --kind check-authorization polkit CheckAuthorization of this very connection
+//   --kind ping               Peer.Ping to nsmountd: the bus round trip every method pays
 import { parseArgs } from 'node:util';
 import dbus from 'dbus-next';
 import { connectBus } from '../../src/bus/connection';
@@ -38,6 +39,9 @@ async function main(): Promise<void> {
         body: [`bench-${values.tag}-${counter++}`, 0, {}],
       })) as [number];
       closeQuietly(fd);
+    },
+    ping: async () => {
+      await callBus(bus, { destination: MANAGER.destination, path: MANAGER.path, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' });
     },
     'check-authorization': async () => {
       const subject = ['system-bus-name', { name: new dbus.Variant('s', (bus as unknown as { name: string }).name) }];
