@@ -22,6 +22,7 @@ import { Exclusions } from '../userns/exclusions';
 import { Attachments } from '../mounts/attachments';
 import { loadConfig, ConfigError, type Config } from '../config';
 import { startEmbeddedStack, systemBusReachable, type EmbeddedStack } from '../stack/embedded';
+import { SystemError } from '../errors';
 
 const REQUEST_NAME_DO_NOT_QUEUE = 0x4;
 const PRIMARY_OWNER = 1;
@@ -105,14 +106,22 @@ export async function runDaemon(argv: string[]): Promise<void> {
     exclusions: new Exclusions(),
     log,
   });
-  const reclaimed = allocator.sweep();
-  if (reclaimed) log.info({ reclaimed }, 'reclaimed blocks of namespaces that ended while nsmountd was away');
+  try {
+    const reclaimed = allocator.sweep();
+    if (reclaimed) log.info({ reclaimed }, 'reclaimed blocks of namespaces that ended while nsmountd was away');
+  } catch (err) {
+    // A full or read-only state directory: allocations will fail with a
+    // clear error, but listing and everything that records nothing still
+    // works, and the periodic sweep tries again. Not starting helps no one.
+    log.warn({ err: err instanceof SystemError ? err.message : err }, 'could not sweep for reclaimable blocks at start; will retry');
+  }
   const attachments = new Attachments({ store, log });
   try {
     log.info(attachments.reconcile(), 'reconciled attachments with mountinfo');
   } catch (err) {
     // Stale entries are harmless (Unmount verifies the mount id); refusing to start is not.
-    log.warn({ err }, 'could not reconcile attachments with mountinfo; keeping the recorded ones');
+    // A failed registry write (full or read-only state directory) is expected, not a bug: no stack.
+    log.warn({ err: err instanceof SystemError ? err.message : err }, 'could not reconcile attachments with mountinfo; keeping the recorded ones');
   }
 
   const { address, embedded } = await chooseBus(args, log, stateDir);
