@@ -186,7 +186,7 @@ export class RegistryStore {
       }
       appendDurably(this.freedFile, text);
     } catch (err) {
-      throw new SystemError(errnoOf(err), `writing the freed-block log in ${this.stateDir}`);
+      throw new SystemError(errnoOf(err), `writing the registry's freed-block log in ${this.stateDir}`);
     }
     const st = fs.statSync(this.freedFile, { bigint: true });
     const lines = text.split('\n').length - 1;
