@@ -76,10 +76,13 @@ async function assertNothingOrphaned(t: ExecutionContext): Promise<void> {
   t.is(new Set(names).size, names.length, 'a name recorded twice for one owner');
 
   const attached = mountsBelow(stack.daemon.pid, homes);
+  const listed = await callAs('root', stack.address, 'ListMounts', 'a{sv}', [{}]);
+  if (!listed.ok) return t.fail(listed.message);
+  const listedTargets = new Set((listed.body[0] as Array<[string]>).map((m) => m[0]));
   for (const m of attached) {
     t.true(
-      registry.mounts.some((r) => r.target === m.mountPoint && r.legacyMountId === m.mountId),
-      `${m.mountPoint} (mount ${m.mountId}, ${m.source}) is attached but not in the registry: an orphan nobody can Unmount`,
+      registry.mounts.some((r) => r.target === m.mountPoint && r.legacyMountId === m.mountId) && listedTargets.has(m.mountPoint),
+      `${m.mountPoint} (mount ${m.mountId}, ${m.source}) is attached but not recorded or not listed: an orphan nobody can Unmount`,
     );
   }
   for (const r of registry.mounts) {
@@ -149,7 +152,7 @@ const killedAtRegistryWrite = test.macro({
       detachAll();
     }
   },
-  title: (_provided, c: ChosenCase) => `SIGKILL while ${c.what} waits to record its result: nothing orphaned after restart`,
+  title: (_provided, c: ChosenCase) => `SIGKILL while ${c.what} waits for the registry lock: nothing orphaned after restart`,
 });
 
 rootSerial(killedAtRegistryWrite, {
