@@ -5,6 +5,7 @@
 import dbus from 'dbus-next';
 import { installFdAwareReader, claimDeliveredFds } from './fd-aware-reader';
 import { setCloexec } from '../native/fd';
+import { patchUsocketFdWrites } from './usocket-fd-write';
 
 export const SYSTEM_BUS_DEFAULT_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
 
@@ -71,6 +72,7 @@ export async function connectBus(opts: { address: string; timeoutMs?: number; re
       ),
     );
   }
+  if (stream.constructor.name === 'USocket') patchUsocketFdWrites(stream);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(giveUp(new Error(`timed out connecting to ${opts.address}`))), opts.timeoutMs ?? 10000);
     const onError = (err: Error) => {

@@ -1,0 +1,70 @@
+// The usocket write fix, against a fake socket that records each sendmsg:
+// fds travel once, with one byte, and a full socket retries them.
+import test from 'ava';
+import { patchUsocketFdWrites } from '../../src/bus/usocket-fd-write';
+
+interface Sent {
+  bytes: number;
+  fds: number[];
+}
+
+/** Mimics usocket's _write over a wrap whose writes take at most `room` bytes (0: EAGAIN). */
+function fakeStream(rooms: number[]) {
+  const sent: Sent[] = [];
+  const wrap = {
+    drain: null as (() => void) | null,
+    write(data: Buffer | undefined, fds: number[] | undefined): number {
+      const room = rooms.length ? rooms.shift()! : Infinity;
+      const n = Math.min(room, data?.length ?? 0);
+      if (n > 0 || (fds?.length && room > 0)) sent.push({ bytes: n, fds: fds ?? [] });
+      return n;
+    },
+  };
+  const stream = {
+    _wrap: wrap,
+    // usocket's own _write: partial writes wait for drain and resend the rest without fds.
+    _write(chunk: { data?: Buffer; fds?: number[] }, _enc: unknown, callback: (err?: Error) => void): void {
+      const r = wrap.write(chunk.data, chunk.fds);
+      if (!chunk.data || r === chunk.data.length) return callback();
+      wrap.drain = () => stream._write({ data: chunk.data!.subarray(r) }, _enc, callback);
+    },
+  };
+  patchUsocketFdWrites(stream);
+  const drainAll = () => {
+    while (wrap.drain) {
+      const d = wrap.drain;
+      wrap.drain = null;
+      d();
+    }
+  };
+  return { stream, sent, drainAll };
+}
+
+test('fds go out once, with the first byte, however the rest is cut', (t) => {
+  const { stream, sent, drainAll } = fakeStream([Infinity, 1000, 0, 500]);
+  let done = false;
+  stream._write({ data: Buffer.alloc(4000), fds: [7, 8] }, null, () => (done = true));
+  drainAll();
+  t.true(done);
+  t.deepEqual(sent[0], { bytes: 1, fds: [7, 8] });
+  t.deepEqual(sent.slice(1).flatMap((s) => s.fds), []);
+  t.is(sent.reduce((n, s) => n + s.bytes, 0), 4000);
+});
+
+test('a full socket retries the fds with the data instead of dropping them', (t) => {
+  const { stream, sent, drainAll } = fakeStream([0]);
+  let done = false;
+  stream._write({ data: Buffer.alloc(100), fds: [9] }, null, () => (done = true));
+  t.false(done);
+  drainAll();
+  t.true(done);
+  t.deepEqual(sent[0], { bytes: 1, fds: [9] });
+  t.is(sent.reduce((n, s) => n + s.bytes, 0), 100);
+});
+
+test('writes without fds are left to usocket', (t) => {
+  const { stream, sent, drainAll } = fakeStream([]);
+  stream._write({ data: Buffer.alloc(50) }, null, () => {});
+  drainAll();
+  t.deepEqual(sent, [{ bytes: 50, fds: [] }]);
+});
