@@ -165,7 +165,8 @@ export class Dispatcher {
       }
       if (log) this.logCall(log, 'ok');
     } finally {
-      // usocket writes synchronously, so our copies can go right away.
+      // The transport sends its own copies (usocket-fd-write.ts), so ours can go
+      // right away, even when the reply waits behind another write.
       for (const fd of reply.ownedFds ?? []) closeQuietly(fd);
     }
   }

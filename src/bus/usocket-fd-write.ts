@@ -10,6 +10,15 @@
 // the kernel takes whole or not at all, and a full socket retries the whole
 // chunk, fds included. The rest of the message then goes out without fds,
 // a path usocket gets right.
+//
+// A write is also not always immediate: while an earlier one waits for the
+// socket, later ones queue in the stream. Whoever sent a message closes its
+// fds right after (the dispatcher does, for reply fds), so a queued message
+// would go out with closed fd numbers, or with numbers since reused for
+// something else, handed to a caller. So the fds are duplicated when the
+// message is queued and the copies are closed once the kernel has them.
+
+import { closeQuietly, dupCloexec } from '../native/fd';
 
 interface UsocketWrap {
   write(data: Buffer | undefined, fds: number[] | undefined): number | Error;
@@ -26,29 +35,63 @@ type WriteCallback = (err?: Error | null) => void;
 
 interface UsocketStream {
   _wrap: UsocketWrap | null;
+  write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean;
   _write(chunk: Chunk | Buffer, encoding: unknown, callback: WriteCallback): void;
   fdWritePatched?: boolean;
 }
 
 const isError = (r: unknown): r is Error => r instanceof Error || Object.prototype.toString.call(r) === '[object Error]';
 
+export interface FdOps {
+  dup(fd: number): number;
+  close(fd: number): void;
+}
+
 /** Makes one usocket stream send fds safely. Idempotent. */
-export function patchUsocketFdWrites(stream: object): void {
+export function patchUsocketFdWrites(stream: object, ops: FdOps = { dup: dupCloexec, close: closeQuietly }): void {
   const s = stream as UsocketStream;
   if (s.fdWritePatched) return;
   s.fdWritePatched = true;
+  const originalQueue = s.write.bind(s);
+  s.write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
+    if (chunk && typeof chunk === 'object' && !Buffer.isBuffer(chunk)) {
+      const c = chunk as Chunk;
+      // Copies that live until the kernel holds the fds (see _write below).
+      if (c.fds && c.fds.length > 0) {
+        const copies: number[] = [];
+        try {
+          for (const fd of c.fds) copies.push(ops.dup(fd));
+        } catch (err) {
+          for (const fd of copies) ops.close(fd);
+          throw err;
+        }
+        chunk = { ...c, fds: copies };
+      }
+    }
+    return originalQueue(chunk, encoding, callback);
+  };
   const original = s._write.bind(s);
   s._write = function write(chunk: Chunk | Buffer, encoding: unknown, callback: WriteCallback): void {
     const fds = Buffer.isBuffer(chunk) ? undefined : chunk.fds;
     const data = Buffer.isBuffer(chunk) ? chunk : chunk.data;
-    if (!fds || fds.length === 0 || !data || data.length === 0 || !s._wrap) return original(chunk, encoding, callback);
+    if (!fds || fds.length === 0) return original(chunk, encoding, callback);
+    if (!data || data.length === 0 || !s._wrap) {
+      return original(chunk, encoding, (err) => {
+        for (const fd of fds) ops.close(fd);
+        callback(err);
+      });
+    }
     const r = s._wrap.write(data.subarray(0, 1), fds);
-    if (isError(r)) return callback(r);
+    if (isError(r)) {
+      for (const fd of fds) ops.close(fd);
+      return callback(r);
+    }
     if (r === 0) {
       // The socket is full: usocket calls drain once it is writable again.
       s._wrap.drain = () => write(chunk, encoding, callback);
       return;
     }
+    for (const fd of fds) ops.close(fd);
     const rest: Chunk = { data: data.subarray(1) };
     if (!Buffer.isBuffer(chunk) && chunk.callback) rest.callback = () => chunk.callback!(chunk);
     original(rest, encoding, callback);

@@ -1,5 +1,6 @@
 // The usocket write fix, against a fake socket that records each sendmsg:
-// fds travel once, with one byte, and a full socket retries them.
+// fds travel once, with one byte, a full socket retries them, and the
+// sender's fds may be closed as soon as the message is queued.
 import test from 'ava';
 import { patchUsocketFdWrites } from '../../src/bus/usocket-fd-write';
 
@@ -20,8 +21,25 @@ function fakeStream(rooms: number[]) {
       return n;
     },
   };
+  const open = new Set<number>();
+  let nextFd = 100;
+  const ops = {
+    dup: (fd: number) => {
+      if (fd < 0) throw new Error('EBADF');
+      open.add(nextFd);
+      return nextFd++;
+    },
+    close: (fd: number) => {
+      if (!open.delete(fd)) throw new Error(`closing ${fd}, which is not an open copy`);
+    },
+  };
   const stream = {
     _wrap: wrap,
+    // A Writable without a queue is enough here: one chunk per test.
+    write(chunk: { data?: Buffer; fds?: number[] }, _enc?: unknown, callback?: (err?: Error) => void): boolean {
+      stream._write(chunk, null, callback ?? (() => {}));
+      return true;
+    },
     // usocket's own _write: partial writes wait for drain and resend the rest without fds.
     _write(chunk: { data?: Buffer; fds?: number[] }, _enc: unknown, callback: (err?: Error) => void): void {
       const r = wrap.write(chunk.data, chunk.fds);
@@ -29,7 +47,7 @@ function fakeStream(rooms: number[]) {
       wrap.drain = () => stream._write({ data: chunk.data!.subarray(r) }, _enc, callback);
     },
   };
-  patchUsocketFdWrites(stream);
+  patchUsocketFdWrites(stream, ops);
   const drainAll = () => {
     while (wrap.drain) {
       const d = wrap.drain;
@@ -37,34 +55,44 @@ function fakeStream(rooms: number[]) {
       d();
     }
   };
-  return { stream, sent, drainAll };
+  return { stream, sent, drainAll, open };
 }
 
 test('fds go out once, with the first byte, however the rest is cut', (t) => {
-  const { stream, sent, drainAll } = fakeStream([Infinity, 1000, 0, 500]);
+  const { stream, sent, drainAll, open } = fakeStream([Infinity, 1000, 0, 500]);
   let done = false;
-  stream._write({ data: Buffer.alloc(4000), fds: [7, 8] }, null, () => (done = true));
+  stream.write({ data: Buffer.alloc(4000), fds: [7, 8] }, null, () => (done = true));
   drainAll();
   t.true(done);
-  t.deepEqual(sent[0], { bytes: 1, fds: [7, 8] });
+  t.deepEqual(sent[0], { bytes: 1, fds: [100, 101] }, 'copies of 7 and 8');
+  t.is(open.size, 0, 'the copies are closed once sent');
   t.deepEqual(sent.slice(1).flatMap((s) => s.fds), []);
   t.is(sent.reduce((n, s) => n + s.bytes, 0), 4000);
 });
 
 test('a full socket retries the fds with the data instead of dropping them', (t) => {
-  const { stream, sent, drainAll } = fakeStream([0]);
+  const { stream, sent, drainAll, open } = fakeStream([0]);
   let done = false;
-  stream._write({ data: Buffer.alloc(100), fds: [9] }, null, () => (done = true));
+  stream.write({ data: Buffer.alloc(100), fds: [9] }, null, () => (done = true));
   t.false(done);
+  t.deepEqual([...open], [100], 'a queued message keeps its own copy, whatever the sender closes');
   drainAll();
   t.true(done);
-  t.deepEqual(sent[0], { bytes: 1, fds: [9] });
+  t.deepEqual(sent[0], { bytes: 1, fds: [100] });
+  t.is(open.size, 0);
   t.is(sent.reduce((n, s) => n + s.bytes, 0), 100);
 });
 
 test('writes without fds are left to usocket', (t) => {
   const { stream, sent, drainAll } = fakeStream([]);
-  stream._write({ data: Buffer.alloc(50) }, null, () => {});
+  stream.write({ data: Buffer.alloc(50) }, null, () => {});
   drainAll();
   t.deepEqual(sent, [{ bytes: 50, fds: [] }]);
+});
+
+test('a bad fd fails the send at once and leaves no copy behind', (t) => {
+  const { stream, sent, open } = fakeStream([]);
+  t.throws(() => stream.write({ data: Buffer.alloc(50), fds: [5, -1] }), { message: 'EBADF' });
+  t.deepEqual(sent, []);
+  t.is(open.size, 0);
 });
