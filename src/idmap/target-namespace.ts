@@ -9,17 +9,25 @@ import { describeFileKind, fstatArgument } from './file-kind';
 
 const ARGUMENT = 'userNamespace';
 
-export function targetNamespaceMaps(fd: number, callerUid: number): UserNamespaceMaps {
-  const stats = fstatArgument(fd, ARGUMENT);
-  let type: string;
+/** The namespace type of a passed fd; anything that is no usable namespace fd is the caller's error. */
+export function namespaceTypeArgument(fd: number, argument: string): string {
+  const stats = fstatArgument(fd, argument);
   try {
-    type = namespaceType(fd);
+    return namespaceType(fd);
   } catch (err) {
     if (err instanceof SystemError && err.errno === Errno.ENOTTY) {
-      throw new BadFileDescriptor(ARGUMENT, `expected a user namespace, got ${describeFileKind(stats)}`);
+      throw new BadFileDescriptor(argument, `expected a user namespace, got ${describeFileKind(stats)}`);
+    }
+    // fstat worked, so the fd is open: ioctl refuses only O_PATH fds (found by the fuzzer, was a System error).
+    if (err instanceof SystemError && err.errno === Errno.EBADF) {
+      throw new BadFileDescriptor(argument, 'expected a user namespace, got an O_PATH fd, which cannot be asked; open it without O_PATH');
     }
     throw err;
   }
+}
+
+export function targetNamespaceMaps(fd: number, callerUid: number): UserNamespaceMaps {
+  const type = namespaceTypeArgument(fd, ARGUMENT);
   if (type !== 'user') throw new BadFileDescriptor(ARGUMENT, `expected a user namespace, got a ${type} namespace`);
   if (callerUid !== 0 && namespaceOwnerUid(fd) !== callerUid) {
     throw new WrongNamespace('the user namespace is not owned by the caller');

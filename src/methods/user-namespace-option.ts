@@ -3,12 +3,10 @@
 // nsmountd allocated for that same caller: one it merely owns (made with
 // unshare) could map ids it was never given. Root may name any but the
 // initial namespace.
-import { BadFileDescriptor, SystemError, WrongNamespace } from '../errors';
-import { Errno } from '../native/errno';
-import { namespaceId, namespaceType } from '../native/nsfs';
+import { BadFileDescriptor, WrongNamespace } from '../errors';
+import { namespaceId } from '../native/nsfs';
 import type { UserNamespaceMaps } from '../native/userns';
-import { describeFileKind, fstatArgument } from '../idmap/file-kind';
-import { targetNamespaceMaps } from '../idmap/target-namespace';
+import { namespaceTypeArgument, targetNamespaceMaps } from '../idmap/target-namespace';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { renameArgument } from './argument-errors';
 
@@ -21,16 +19,7 @@ export interface TargetNamespace {
 }
 
 export function checkUserNamespaceOption(fd: number, callerUid: number, allocator: UserNamespaceAllocator): TargetNamespace {
-  const stats = fstatArgument(fd, USER_NAMESPACE_OPTION);
-  let type: string;
-  try {
-    type = namespaceType(fd);
-  } catch (err) {
-    if (err instanceof SystemError && err.errno === Errno.ENOTTY) {
-      throw new BadFileDescriptor(USER_NAMESPACE_OPTION, `expected a user namespace, got ${describeFileKind(stats)}`);
-    }
-    throw err;
-  }
+  const type = namespaceTypeArgument(fd, USER_NAMESPACE_OPTION);
   if (type !== 'user') throw new BadFileDescriptor(USER_NAMESPACE_OPTION, `expected a user namespace, got a ${type} namespace`);
   // Namespace ids are never reused, and a live fd keeps the record alive.
   const record = allocator.findByNamespaceId(namespaceId(fd));
