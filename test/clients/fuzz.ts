@@ -27,6 +27,12 @@ const O_DIRECTORY = fs.constants.O_DIRECTORY;
 const FOREIGN_UID = 2147352576;
 /** Received fds kept per kind for later calls; older ones are closed, which ends their namespaces and mounts. */
 const POOL_SIZE = 3;
+/**
+ * Iterations a received fd is kept at most. Four users holding three
+ * namespaces each for good would keep the eight-block pool full, and
+ * allocation, reclaim and reuse would stop being exercised.
+ */
+const POOL_LIFETIME = 40;
 const MAX_PROBLEMS = 50;
 
 const { values: args } = parseArgs({
@@ -52,16 +58,30 @@ const timeoutMs = Number(args['timeout-ms']);
 const logFd = args.log ? fs.openSync(args.log, 'a') : -1;
 
 const pools: Record<'pool-userns' | 'pool-mount' | 'pool-directory', number[]> = { 'pool-userns': [], 'pool-mount': [], 'pool-directory': [] };
+/** Iteration each pooled fd arrived in. */
+const pooledAt = new Map<number, number>();
 const problems: FuzzProblem[] = [];
 const outcomes: Record<string, number> = {};
 let calls = 0;
 let attachSerial = 0;
 let connectionError: string | undefined;
 
-function poolAdd(kind: keyof typeof pools, fd: number): void {
+function poolAdd(kind: keyof typeof pools, fd: number, iteration: number): void {
   const pool = pools[kind];
   pool.push(fd);
-  while (pool.length > POOL_SIZE) fs.closeSync(pool.shift()!);
+  pooledAt.set(fd, iteration);
+  while (pool.length > POOL_SIZE) closePooled(pool.shift()!);
+}
+
+function closePooled(fd: number): void {
+  pooledAt.delete(fd);
+  fs.closeSync(fd);
+}
+
+function expirePools(iteration: number): void {
+  for (const pool of Object.values(pools)) {
+    while (pool.length && iteration - pooledAt.get(pool[0])! > POOL_LIFETIME) closePooled(pool.shift()!);
+  }
 }
 
 interface Opened {
@@ -188,16 +208,16 @@ function takeReplyFds(call: FuzzCall, reply: dbus.Message, all: number[]): strin
         if (!link.startsWith('user:[')) problem ??= `AllocateUserNamespace returned ${link}, not a user namespace`;
         const base = reply.body[1] as number;
         if (base % 65536 !== 0) problem ??= `AllocateUserNamespace returned base ${base}, not 64K-aligned`;
-        poolAdd('pool-userns', fd);
+        poolAdd('pool-userns', fd, call.iteration);
         keep.add(fd);
       } else if (method === 'MakeDirectory') {
         if (!st.isDirectory() || st.uid !== FOREIGN_UID || (st.mode & 0o7002) !== 0) {
           problem ??= `MakeDirectory returned mode ${st.mode.toString(8)} uid ${st.uid}, not a foreign-owned directory without setuid/sticky/o+w`;
         }
-        poolAdd('pool-directory', fd);
+        poolAdd('pool-directory', fd, call.iteration);
         keep.add(fd);
       } else if (method === 'IdmapDirectory' || method === 'Mount') {
-        poolAdd('pool-mount', fd);
+        poolAdd('pool-mount', fd, call.iteration);
         keep.add(fd);
       }
     }
@@ -238,6 +258,7 @@ function truncate(value: unknown): unknown {
 }
 
 async function runCall(bus: dbus.MessageBus, call: FuzzCall): Promise<void> {
+  expirePools(call.iteration);
   const opened: Opened = { fds: [], attachDirs: [] };
   let body: unknown[];
   try {
@@ -303,7 +324,7 @@ async function detach(bus: dbus.MessageBus, iteration: number, dir: string): Pro
 
 /** At the end: every attachment the caller still has is unmounted, so the host is as it was. */
 async function finalCleanup(bus: dbus.MessageBus): Promise<void> {
-  for (const pool of Object.values(pools)) for (const fd of pool.splice(0)) fs.closeSync(fd);
+  for (const pool of Object.values(pools)) for (const fd of pool.splice(0)) closePooled(fd);
   if (args.denied) return;
   const list = await send(bus, { iteration: -1, destination: SERVICE, path: OBJECT_PATH, interface: MANAGER, member: 'ListMounts', signature: 'a{sv}', body: [{}], flags: ALLOW_INTERACTIVE_AUTHORIZATION, intent: 'cleanup: list mounts' }, [{}]);
   if (list.outcome.kind !== 'reply') return;
