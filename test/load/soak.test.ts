@@ -67,8 +67,13 @@ function specs(calls: number, warmup: number): LoadClientSpec[] {
   });
 }
 
+/** Mounts below this test's own directory: other test files share the mount namespace and mount things of their own meanwhile. */
 function mountCount(pid: number | 'self'): number {
-  return fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n').length;
+  return fs
+    .readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+    .trim()
+    .split('\n')
+    .filter((line) => (line.split(' ')[4] ?? '').startsWith(base)).length;
 }
 
 /** Polls until the daemon holds `fds` fds again (replies and closes trail the clients' exit a little). */
