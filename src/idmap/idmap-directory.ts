@@ -1,7 +1,8 @@
 // IdmapDirectory: a detached, idmapped clone of a caller's directory. All
 // decisions are taken on the fd the caller passed, and that same fd is
 // cloned: no path is ever resolved again between check and mount.
-import { InvalidArgument, NotOwner } from '../errors';
+import { InvalidArgument, NotOwner, NotSupported, SystemError } from '../errors';
+import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
 import { mountIdsOf, openTreeClone, setMountAttributes } from '../native/mount-api';
 import { createUserNamespace, type UserNamespaceMaps } from '../native/userns';
@@ -65,13 +66,17 @@ export function idmapDirectory(request: IdmapDirectoryRequest): IdmappedDirector
   try {
     if (idmap) idmapNamespaceFd = createUserNamespace({ ownerUid: 0, ownerGid: 0, ...idmap });
     // One call: the idmap must be set while the mount is still detached.
-    setMountAttributes(mountFd, {
-      idmapUserNamespaceFd: idmapNamespaceFd,
-      readOnly: request.readOnly,
-      nosuid: nosuidNodev,
-      nodev: nosuidNodev,
-      recursive: request.recursive,
-    });
+    try {
+      setMountAttributes(mountFd, {
+        idmapUserNamespaceFd: idmapNamespaceFd,
+        readOnly: request.readOnly,
+        nosuid: nosuidNodev,
+        nodev: nosuidNodev,
+        recursive: request.recursive,
+      });
+    } catch (err) {
+      throw idmapRefusal(err, idmapNamespaceFd !== undefined);
+    }
     const ids = mountIdsOf(mountFd);
     return {
       mountFd,
@@ -126,4 +131,17 @@ function idmapFor(
         gidMap: ownerIdmap(owner.gid, targetMaps ? targetRootHostId(targetMaps.gidMap, 'gid') : request.callerGid),
       };
   }
+}
+
+/**
+ * mount_setattr(MOUNT_ATTR_IDMAP) has two refusals with a specific meaning
+ * for the daemon, which is privileged over every superblock it can reach:
+ * EINVAL, the filesystem cannot do idmapped mounts (procfs, sysfs, ...), and
+ * EPERM, the directory already sits on an idmapped mount.
+ */
+function idmapRefusal(err: unknown, idmapping: boolean): unknown {
+  if (!idmapping || !(err instanceof SystemError)) return err;
+  if (err.errno === Errno.EINVAL) return new NotSupported('directory: its filesystem does not support idmapped mounts');
+  if (err.errno === Errno.EPERM) return new NotSupported('directory: it is on an idmapped mount, which cannot be idmapped again');
+  return err;
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { BadFileDescriptor, InvalidArgument, NotOwner, WrongNamespace } from '../../src/errors';
+import { BadFileDescriptor, InvalidArgument, NotOwner, NotSupported, WrongNamespace } from '../../src/errors';
 import { closeQuietly } from '../../src/native/fd';
 import { moveMountTo } from '../../src/native/mount-api';
 import { createUserNamespace } from '../../src/native/userns';
@@ -150,6 +150,28 @@ rootTest('owner with a namespace: the owner shows as the target root', (t) => {
   t.deepEqual(result.idmap?.uidMap, [{ inside: OTHER.uid, outside: TARGET_BASE, count: 1 }]);
   t.is(ownerOf(s.target), `${TARGET_BASE}:${TARGET_BASE}`);
   t.is(ownerSeenFrom(targetNs, s.target), '0:0');
+});
+
+rootTest('a filesystem without idmapped mounts is NotSupported, not a bare errno', (t) => {
+  const procFd = openPath('/proc');
+  t.teardown(() => closeQuietly(procFd));
+  const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+  t.throws(() => idmapDirectory({ ...request({ source: '/proc', target: '', sourceFd: procFd }, {}), mode: 'owner' }), {
+    instanceOf: NotSupported,
+    message: /does not support idmapped mounts/,
+  });
+  t.is(fs.readdirSync('/proc/self/fd').length, fdsBefore, 'the clone and the idmap namespace were closed');
+});
+
+rootTest('an already idmapped mount cannot be idmapped again: NotSupported', (t) => {
+  const s = scratch(t, OTHER);
+  mountAt(t, s, { mode: 'owner' });
+  const idmappedFd = openPath(s.target);
+  t.teardown(() => closeQuietly(idmappedFd));
+  t.throws(() => idmapDirectory({ ...request(s, {}), directoryFd: idmappedFd, mode: 'owner' }), {
+    instanceOf: NotSupported,
+    message: /already|idmapped mount/,
+  });
 });
 
 rootTest('identity: no idmap, ids as on disk', (t) => {
