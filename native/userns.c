@@ -29,6 +29,8 @@
 #include "nsmount.h"
 #include <fcntl.h>
 #include <sched.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -254,11 +256,62 @@ static ssize_t recv_report(int sock, struct child_report *rep, int *fd)
  * ends of the socket pair, and the fd the child sent unless it goes to
  * *fd_out; unmaps the stack, reaps the child, and restores the dumpable
  * flag. */
+/* One child stack, reused: unmapping a stack the child touched costs a
+ * TLB shootdown on every CPU running one of Node's threads. Calls come
+ * from Node's main thread; anyone else finding it busy maps their own. */
+static pthread_mutex_t shared_stack_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *shared_stack = MAP_FAILED;
+
+static void *acquire_stack(bool *shared)
+{
+	void *stack;
+
+	*shared = false;
+	if (pthread_mutex_trylock(&shared_stack_lock) == 0) {
+		if (shared_stack == MAP_FAILED)
+			shared_stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (shared_stack != MAP_FAILED) {
+			*shared = true;
+			return shared_stack;
+		}
+		pthread_mutex_unlock(&shared_stack_lock);
+	}
+	stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	return stack;
+}
+
+static void release_stack(void *stack, bool shared)
+{
+	if (shared)
+		pthread_mutex_unlock(&shared_stack_lock);
+	else if (stack != MAP_FAILED)
+		munmap(stack, CHILD_STACK_SIZE);
+}
+
+/* Parent and child take turns (each blocks while the other works), so
+ * keeping both on the parent's CPU saves waking an idle CPU twice per
+ * call, which dominates on a mostly idle VM. Best effort. */
+static bool pin_to_current_cpu(cpu_set_t *saved)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof *saved, saved) < 0)
+		return false;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	return sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
 static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *step, int *fd_out)
 {
 	int sock[2] = { -1, -1 };
 	struct child_report rep;
 	sigset_t all, old;
+	cpu_set_t saved_cpus;
+	bool pinned = false, shared_stack_in_use = false;
 	void *stack = MAP_FAILED;
 	pid_t pid = -1;
 	ssize_t n;
@@ -274,8 +327,7 @@ static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *s
 		ret = NSM_NEG_ERRNO();
 		goto out;
 	}
-	stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	stack = acquire_stack(&shared_stack_in_use);
 	if (stack == MAP_FAILED) {
 		ret = NSM_NEG_ERRNO();
 		goto out;
@@ -283,6 +335,7 @@ static int with_child(struct child_args *a, parent_job_fn job, void *ctx, int *s
 	a->parent_sock = sock[0];
 	a->child_sock = sock[1];
 
+	pinned = pin_to_current_cpu(&saved_cpus);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = clone(child_main, (char *)stack + CHILD_STACK_SIZE, CLONE_VM, a);
@@ -320,8 +373,9 @@ out:
 		while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
 	}
-	if (stack != MAP_FAILED)
-		munmap(stack, CHILD_STACK_SIZE);
+	release_stack(stack, shared_stack_in_use);
+	if (pinned)
+		sched_setaffinity(0, sizeof saved_cpus, &saved_cpus);
 	if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
 		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	return ret;

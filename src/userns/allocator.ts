@@ -39,7 +39,7 @@ export interface Allocation {
 
 type Liveness = 'alive' | 'gone' | 'unknown';
 
-const SWEEP_PER_ALLOCATION = 4;
+const SWEEP_PER_ALLOCATION = 2;
 
 export class UserNamespaceAllocator {
   private readonly now: () => number;

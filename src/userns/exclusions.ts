@@ -11,6 +11,8 @@ export interface ExclusionSources {
   nsresourcedRegistry: string;
   /** How long an NSS enumeration stays fresh. */
   nssTtlMs: number;
+  /** How long the subid files and the nsresourced registry stay fresh (default 1 s). */
+  filesTtlMs?: number;
   listNssIds: () => { uids: number[]; gids: number[] };
 }
 
@@ -69,22 +71,37 @@ export function readNsresourcedRegistry(dir: string): Array<{ start: number; cou
 export class Exclusions {
   private subidCache = new Map<string, { mtimeMs: number; size: number; blocks: Set<number> }>();
   private nssBlocks: Set<number> | null = null;
+  private combined: Set<number> | null = null;
+  private combinedAt = 0;
+  private combinedNss: Set<number> | null = null;
   private nssFetchedAt = 0;
 
   constructor(private readonly sources: ExclusionSources = DEFAULT_EXCLUSION_SOURCES) {}
 
-  /** Every block index that must not be allocated right now. */
+  /**
+   * Every block index that must not be allocated right now. The files are
+   * looked at again at most once per `filesTtlMs`: a burst of calls should
+   * not stat and list them for each allocation.
+   */
   blockedBlocks(now = Date.now()): Set<number> {
+    if (this.combined && now - this.combinedAt < (this.sources.filesTtlMs ?? 1000) && this.combinedNss === this.nssBlocks) {
+      return this.combined;
+    }
     const blocked = new Set<number>();
     for (const file of this.sources.subidFiles) for (const b of this.subidBlocks(file)) blocked.add(b);
-    for (const b of this.nss(now)) blocked.add(b);
+    const nss = this.nss(now);
+    for (const b of nss) blocked.add(b);
     for (const r of readNsresourcedRegistry(this.sources.nsresourcedRegistry)) addRangeBlocks(blocked, r.start, r.count);
+    this.combined = blocked;
+    this.combinedAt = now;
+    this.combinedNss = nss;
     return blocked;
   }
 
-  /** Forget cached NSS data, e.g. before retrying an allocation that found nothing free. */
+  /** Forget cached data, e.g. before retrying an allocation that found nothing free. */
   invalidate(): void {
     this.nssBlocks = null;
+    this.combined = null;
   }
 
   private subidBlocks(file: string): Set<number> {

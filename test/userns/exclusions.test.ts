@@ -57,3 +57,20 @@ test('every source contributes blocked blocks; a range straddling two blocks blo
   exclusions.blockedBlocks(3000);
   t.is(nssCalls, 2);
 });
+
+test('subid files are looked at again only once their freshness runs out', (t) => {
+  const dir = tmp();
+  const subuid = path.join(dir, 'subuid');
+  fs.writeFileSync(subuid, '');
+  const exclusions = new Exclusions({
+    subidFiles: [subuid],
+    nsresourcedRegistry: path.join(dir, 'none'),
+    nssTtlMs: 60_000,
+    filesTtlMs: 1000,
+    listNssIds: () => ({ uids: [], gids: [] }),
+  });
+  t.false(exclusions.blockedBlocks(10_000).has(20));
+  fs.writeFileSync(subuid, `x:${65536 * 20}:65536\n`);
+  t.false(exclusions.blockedBlocks(10_500).has(20), 'still within the freshness window');
+  t.true(exclusions.blockedBlocks(11_000).has(20));
+});
