@@ -6,13 +6,12 @@
 // which an unprivileged call pays anyway.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { closeQuietly } from '../src/native/fd';
 import { O_DIRECTORY, O_PATH } from '../src/native/dirfd';
 import { idmapDirectory } from '../src/idmap/idmap-directory';
 import { FOREIGN_UID_BASE } from '../src/idmap/foreign-range';
 import { summarize, timeMs, type LatencyStats } from './stats';
-import { runBusLatencyClient, type ClientUser } from './run-client';
+import { runBusLatencyClient, runSamplingClient, type ClientUser } from './run-client';
 import type { BenchContext, BenchResult } from './harness';
 
 export function nativeFloor(directory: string, iterations: number): LatencyStats {
@@ -43,27 +42,11 @@ export function nativeFloor(directory: string, iterations: number): LatencyStats
 }
 
 function runIdmapClient(opts: { user?: ClientUser; address: string; directory: string; mode: string; iterations: number; tag: string }): Promise<number[]> {
-  const args = [
-    path.resolve(__dirname, 'clients/idmap-latency.js'),
-    '--address', opts.address,
-    '--directory', opts.directory,
-    '--mode', opts.mode,
-    '--iterations', String(opts.iterations),
-    '--tag', opts.tag,
-  ];
-  const argv = opts.user
-    ? ['setpriv', '--reuid', String(opts.user.uid), '--regid', String(opts.user.gid), '--clear-groups', '--', process.execPath, ...args]
-    : [process.execPath, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', () => {
-      const parsed = JSON.parse(out.trim().split('\n').pop() || '{}') as { samples?: number[]; error?: string };
-      if (parsed.samples) resolve(parsed.samples);
-      else reject(new Error(`idmap client failed: ${parsed.error ?? out}`));
-    });
+  return runSamplingClient({
+    script: 'idmap-latency.js',
+    user: opts.user,
+    label: 'idmap',
+    args: ['--address', opts.address, '--directory', opts.directory, '--mode', opts.mode, '--iterations', String(opts.iterations), '--tag', opts.tag],
   });
 }
 
