@@ -78,12 +78,11 @@ export async function benchIdmapDirectory(ctx: BenchContext): Promise<BenchResul
       { label: 'IdmapDirectory foreign + UserNamespace as root', stats: root },
       { label: 'IdmapDirectory foreign + UserNamespace as unprivileged user', stats: unprivileged },
     ],
+    // The targets of the IdmapDirectory issue; docs/PERFORMANCE.md explains
+    // why a bus service cannot reach the first on this machine.
     targets: [
-      // A D-Bus round trip with an fd each way costs ~0.5 ms here, so the
-      // ratio to a ~0.2 ms floor cannot be as low as a pure-CPU method's.
-      { name: 'root p50 - native floor p50 (the daemon\'s own overhead incl. D-Bus)', value: root.p50 - floor.p50, limit: 1.0, unit: 'ms' },
-      // What an unprivileged call costs beyond a root call plus the polkit check it must make.
-      { name: 'unprivileged p50 - (root p50 + CheckAuthorization p50)', value: unprivileged.p50 - root.p50 - polkit.p50, limit: 0.5, unit: 'ms' },
+      { name: 'root p50 / native floor p50', value: root.p50 / floor.p50, limit: 2.5, unit: 'x' },
+      { name: 'unprivileged p50 - CheckAuthorization p50', value: unprivileged.p50 - polkit.p50, limit: 0.5, unit: 'ms' },
     ],
   };
 }

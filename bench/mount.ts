@@ -104,8 +104,9 @@ export async function benchMount(ctx: BenchContext): Promise<BenchResult> {
     // and trust (~0.2 ms) and dissection (~0.35 ms). On tmpfs the read-only
     // floor is ~0.2 ms, so a ratio would only measure the bus: judge the gap.
     targets: [
-      { name: 'read-write p50 - floor p50', value: rw.p50 - floorRw.p50, limit: 1.5, unit: 'ms' },
-      { name: 'read-only p50 - floor p50', value: ro.p50 - floorRo.p50, limit: 1.5, unit: 'ms' },
+      // The Mount issue's target: p50 within 2.5x of the raw floor.
+      { name: 'read-write p50 / floor p50', value: rw.p50 / floorRw.p50, limit: 2.5, unit: 'x' },
+      { name: 'read-only p50 / floor p50', value: ro.p50 / floorRo.p50, limit: 2.5, unit: 'x' },
     ],
   };
 }
