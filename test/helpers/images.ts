@@ -263,7 +263,7 @@ export function loopDevicesUnder(dir: string): string[] {
  * Autoclear runs when the last reference goes, which can trail close() by a
  * moment; poll briefly before declaring a leak.
  */
-export async function waitForNoLoopDevicesUnder(dir: string, timeoutMs = 2000): Promise<string[]> {
+export async function waitForNoLoopDevicesUnder(dir: string, timeoutMs = 10000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const left = loopDevicesUnder(dir);
