@@ -17,6 +17,12 @@ export function listMounts(deps: { attachments: Attachments }): MethodDefinition
       return { action: IDMAP_DIRECTORY_ACTION, details: {} };
     },
     act(_params, { caller }) {
+      // Attachments unmounted behind the daemon's back are not listed.
+      try {
+        deps.attachments.reconcile();
+      } catch {
+        // A registry that cannot be written now still lists what it holds.
+      }
       const records = deps.attachments.list(caller.uid === 0 ? {} : { ownerUid: caller.uid });
       return {
         signature: 'a(susst)',

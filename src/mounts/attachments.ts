@@ -106,26 +106,25 @@ export class Attachments {
   }
 
   /**
-   * After a restart: drops every record whose mount is gone (unmounted
-   * behind our back, or the machine rebooted with a persistent state
-   * directory). Returns how many were kept and dropped.
+   * Drops every record whose mount is gone: unmounted behind our back, or
+   * the machine rebooted with a persistent state directory. Runs at
+   * start-up and before each ListMounts; writes the registry only when
+   * something is dropped. Returns how many were kept and dropped.
    */
   reconcile(): { kept: number; dropped: number } {
     const mountinfo = parseMountinfo(fs.readFileSync(this.opts.mountinfoPath ?? '/proc/self/mountinfo', 'utf8'));
-    let kept = 0;
-    let dropped = 0;
-    this.opts.store.update((state) => {
-      state.mounts = state.mounts.filter((record) => {
-        const present = this.stillMounted(record, mountinfo);
-        if (present) kept++;
-        else {
-          dropped++;
+    const records = this.opts.store.read().mounts;
+    const stale = new Set(records.filter((record) => !this.stillMounted(record, mountinfo)).map((r) => r.mountId));
+    if (stale.size > 0) {
+      this.opts.store.update((state) => {
+        state.mounts = state.mounts.filter((record) => {
+          if (!stale.has(record.mountId)) return true;
           this.opts.log.info({ target: record.target, ownerUid: record.ownerUid, mountId: record.mountId }, 'forgot an attachment that is no longer mounted');
-        }
-        return present;
+          return false;
+        });
       });
-    });
-    return { kept, dropped };
+    }
+    return { kept: records.length - stale.size, dropped: stale.size };
   }
 
   /**

@@ -134,6 +134,20 @@ rootTest.serial("root may unmount another user's attachment", async (t) => {
   t.false((await listMounts(t, 'root')).some((m) => m[0] === target));
 });
 
+rootTest.serial('an attachment unmounted behind the running daemon leaves ListMounts at once', async (t) => {
+  const home = await portableHome(t, 'home-behind');
+  const target = ownedDir(aliceDir, 'mnt-behind', alice);
+  const other = ownedDir(aliceDir, 'mnt-behind-kept', alice);
+  const otherHome = await portableHome(t, 'home-behind-kept');
+  expectOk(t, await attach(alice, home, target, 'owner'));
+  expectOk(t, await attach(alice, otherHome, other, 'owner'));
+  execFileSync('umount', [target]);
+  const listed = (await listMounts(t, alice)).map((m) => m[0]);
+  t.false(listed.includes(target), 'the unmounted one is gone without a restart');
+  t.true(listed.includes(other), 'the other one is still listed');
+  expectOk(t, await unmount(alice, other));
+});
+
 rootTest.serial('when the registry cannot be written the attachment is undone', async (t) => {
   const home = await portableHome(t, 'home-readonly-registry');
   const target = ownedDir(aliceDir, 'mnt-readonly-registry', alice);
