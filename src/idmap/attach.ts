@@ -3,14 +3,16 @@
 // verifies its unique mount id is the one recorded at attach time, and
 // unmounts through that fd's /proc/self/fd link, so the check and the
 // unmount act on the same mount.
+import fs from 'node:fs';
 import path from 'node:path';
-import { AlreadyMounted, NotEmpty, NotFound, NotOwner, SystemError } from '../errors';
+import { AlreadyMounted, NotEmpty, NotFound, NotOwner, SystemError, WrongNamespace } from '../errors';
 import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
 import { isDirectoryEmpty, O_DIRECTORY, O_PATH, openAt, openParent } from '../native/dirfd';
 import { detachMountOfFd, isMountRoot, mountIdOf, mountIdsOf, moveMountTo, type MountIds } from '../native/mount-api';
 import { requireDirectory } from './file-kind';
 import { directoryPath } from './trust';
+import { parseMountinfo } from './mountinfo';
 
 const AT_FDCWD = -100;
 
@@ -24,8 +26,23 @@ export function checkAttachTarget(fd: number, callerUid: number): void {
   if (callerUid !== 0 && stats.uid !== callerUid) {
     throw new NotOwner(`the target directory is owned by uid ${stats.uid}, not by the caller`);
   }
+  if (!inOwnMountNamespace(fd)) {
+    throw new WrongNamespace(
+      "the target directory is in another mount namespace than nsmountd's; attach the returned mount fd yourself there",
+    );
+  }
   if (isMountRoot(fd) || isOvermounted(fd)) throw new AlreadyMounted('the target directory is already a mount point');
   if (!isDirectoryEmpty(fd)) throw new NotEmpty('the target directory is not empty');
+}
+
+/**
+ * move_mount only attaches within the daemon's own mount namespace (it
+ * fails with a bare EINVAL otherwise). Mount ids are unique system-wide,
+ * so the target's mount is ours exactly when our mountinfo lists it.
+ */
+function inOwnMountNamespace(fd: number): boolean {
+  const { legacy } = mountIdsOf(fd);
+  return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.mountId === legacy);
 }
 
 /**

@@ -1,8 +1,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { AlreadyMounted, BadFileDescriptor, NotEmpty, NotFound, NotOwner } from '../../src/errors';
+import { execFileSync, spawn } from 'node:child_process';
+import { AlreadyMounted, BadFileDescriptor, NotEmpty, NotFound, NotOwner, WrongNamespace } from '../../src/errors';
 import { closeQuietly } from '../../src/native/fd';
 import { mountIdOf, openTreeClone } from '../../src/native/mount-api';
 import { attachMount, checkAttachTarget, detachAttachedMount, findMountByIdInMountinfo } from '../../src/idmap/attach';
@@ -79,6 +79,19 @@ rootTest('target refused: mounted over after the fd was opened', (t) => {
   const { dir, fd } = directory(t, CALLER);
   execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', dir]);
   t.throws(() => checkAttachTarget(fd, CALLER.uid), { instanceOf: AlreadyMounted });
+});
+
+rootTest('target refused: a directory in another mount namespace', async (t) => {
+  // A process in its own mount namespace with a tmpfs of its own; its
+  // /proc/PID/root leads into that namespace's mounts.
+  const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs other /mnt && mkdir /mnt/target && echo ready && exec sleep 60'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  const fd = openPath(`/proc/${child.pid}/root/mnt/target`);
+  t.teardown(() => closeQuietly(fd));
+  t.throws(() => checkAttachTarget(fd, 0), { instanceOf: WrongNamespace, message: /another mount namespace/ });
 });
 
 rootTest('target accepted: the caller owns an empty directory; root may use anyone\'s', (t) => {
