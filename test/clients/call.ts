@@ -9,12 +9,13 @@
 //     --body '[{"$fd":"/img","mode":"r"},{"ReadOnly":{"$v":["b",true]}}]' \
 //     --then 'nsenter --user=/proc/self/fd/$FD0 cat /proc/self/uid_map'
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
+
 import { parseArgs } from 'node:util';
 import dbus from 'dbus-next';
 import { connectBus, safeDisconnect } from '../../src/stack/bus-connection';
 import { decodeBody, encodeBody } from './dbus-json';
 import { fdInfo } from './fd-info';
+import { runShell, type ShellResult } from './shell';
 
 const ALLOW_INTERACTIVE_AUTHORIZATION = 0x4;
 
@@ -35,18 +36,10 @@ function print(result: unknown): void {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-function runThen(command: string, fds: number[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runThen(command: string, fds: number[]): Promise<ShellResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   fds.forEach((_, i) => (env[`FD${i}`] = String(3 + i)));
-  const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe', ...fds], env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runShell(command, { extraFds: fds, env });
 }
 
 async function main(): Promise<number> {

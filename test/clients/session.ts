@@ -13,11 +13,12 @@
 // received. `then` runs with every received fd open, named $FD_<step>
 // (first fd) and $FD_<step>_<i>.
 import fs from 'node:fs';
-import { spawn } from 'node:child_process';
+
 import { parseArgs } from 'node:util';
 import dbus from 'dbus-next';
 import { connectBus, safeDisconnect } from '../../src/stack/bus-connection';
 import { decodeBody, encodeBody } from './dbus-json';
+import { runShell, type ShellResult } from './shell';
 
 const ALLOW_INTERACTIVE_AUTHORIZATION = 0x4;
 const O_PATH = 0o10000000;
@@ -59,26 +60,18 @@ function resolveRefs(json: unknown, received: Map<string, number[]>): unknown {
   return json;
 }
 
-function runThen(command: string, received: Map<string, number[]>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runThen(command: string, received: Map<string, number[]>): Promise<ShellResult> {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  const stdio: Array<'ignore' | 'pipe' | number> = ['ignore', 'pipe', 'pipe'];
+  const extraFds: number[] = [];
   for (const [name, fds] of received) {
     fds.forEach((fd, i) => {
-      const childFd = stdio.length;
-      stdio.push(fd);
+      const childFd = 3 + extraFds.length;
+      extraFds.push(fd);
       env[`FD_${name}_${i}`] = String(childFd);
       if (i === 0) env[`FD_${name}`] = String(childFd);
     });
   }
-  const child = spawn('/bin/sh', ['-c', command], { stdio, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runShell(command, { extraFds, env });
 }
 
 async function main(): Promise<void> {
