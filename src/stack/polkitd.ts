@@ -46,7 +46,10 @@ export const POLKIT_NAME = 'org.freedesktop.PolicyKit1';
 const POLKITD = '/usr/lib/polkit-1/polkitd';
 const SYSTEM_ACTIONS = '/usr/share/polkit-1/actions';
 const PROBE_ACTION = 'org.nsmount.stack.probe';
-const RULES_FILE = '50-nsmount-stack.rules';
+// The generation is in the file name too, so that a compile error polkitd
+// reports late (it reloads on every inotify event) names the rules it is
+// about and cannot be taken for the next generation's.
+const rulesFile = (generation: number) => `50-nsmount-stack-g${generation}.rules`;
 
 const PROBE_POLICY = `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE policyconfig PUBLIC "-//freedesktop//DTD PolicyKit Policy Configuration 1.0//EN"
@@ -94,10 +97,12 @@ export async function startPolkitd(opts: PolkitdOptions): Promise<Polkitd> {
   let generation = 0;
   const writeRules = (js: string) => {
     generation++;
-    const staged = path.join(stagingDir, RULES_FILE);
+    // Only one generation's file may be in force at a time.
+    for (const old of fs.readdirSync(rulesDir)) if (/^50-nsmount-stack-g\d+\.rules$/.test(old)) fs.rmSync(path.join(rulesDir, old));
+    const staged = path.join(stagingDir, rulesFile(generation));
     fs.writeFileSync(staged, rulesText(generation, js), { mode: 0o644 });
     fs.chmodSync(staged, 0o644);
-    fs.renameSync(staged, path.join(rulesDir, RULES_FILE));
+    fs.renameSync(staged, path.join(rulesDir, rulesFile(generation)));
     return generation;
   };
   writeRules(opts.rules ?? '');
@@ -139,7 +144,7 @@ export async function startPolkitd(opts: PolkitdOptions): Promise<Polkitd> {
       const gen = writeRules(js);
       // A syntax error makes polkitd skip the whole file, probe included:
       // report its message rather than waiting for a timeout.
-      const compileError = child.waitForLine((l) => /Error (compiling|executing) script/.test(l) && l.includes(RULES_FILE), {
+      const compileError = child.waitForLine((l) => /Error (compiling|executing) script/.test(l) && l.includes(rulesFile(gen)), {
         fromLine: from,
       });
       compileError.catch(() => {});
