@@ -7,16 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include "new_syscalls.h"
 
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
 #ifndef SYS_statx
 #define SYS_statx 332
 #endif
