@@ -24,68 +24,41 @@ static int grow(char **buf, size_t *size)
 	return 0;
 }
 
-/* Stores up to max uids in out and returns how many exist (may exceed
- * max: retry with a larger buffer). Duplicates are kept. */
-NSM_EXPORT int nsm_nss_uids(uint32_t *out, int max)
-{
-	size_t size = START_BUF;
-	char *buf = malloc(size);
-	struct passwd pw, *res;
-	int count = 0, r, ret = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	setpwent();
-	for (;;) {
-		r = getpwent_r(&pw, buf, size, &res);
-		if (r == ERANGE) {
-			if ((ret = grow(&buf, &size)) < 0)
-				break;
-			continue;
-		}
-		if (r == ENOENT || (r == 0 && !res))
-			break;
-		if (r != 0) {
-			ret = -r;
-			break;
-		}
-		if (count < max)
-			out[count] = pw.pw_uid;
-		count++;
-	}
-	endpwent();
-	free(buf);
-	return ret < 0 ? ret : count;
+/* One enumeration loop for both databases: stores up to max ids in out
+ * and returns how many exist (may exceed max: retry with a larger
+ * buffer). Duplicates are kept. */
+#define NSS_ENUMERATE(name, entry_type, set, get_r, end, id_field)			\
+NSM_EXPORT int name(uint32_t *out, int max)						\
+{											\
+	size_t size = START_BUF;							\
+	char *buf = malloc(size);							\
+	entry_type entry, *res;								\
+	int count = 0, r, ret = 0;							\
+											\
+	if (!buf)									\
+		return -ENOMEM;								\
+	set();										\
+	for (;;) {									\
+		r = get_r(&entry, buf, size, &res);					\
+		if (r == ERANGE) {							\
+			if ((ret = grow(&buf, &size)) < 0)				\
+				break;							\
+			continue;							\
+		}									\
+		if (r == ENOENT || (r == 0 && !res))					\
+			break;								\
+		if (r != 0) {								\
+			ret = -r;							\
+			break;								\
+		}									\
+		if (count < max)							\
+			out[count] = entry.id_field;					\
+		count++;								\
+	}										\
+	end();										\
+	free(buf);									\
+	return ret < 0 ? ret : count;							\
 }
 
-NSM_EXPORT int nsm_nss_gids(uint32_t *out, int max)
-{
-	size_t size = START_BUF;
-	char *buf = malloc(size);
-	struct group gr, *res;
-	int count = 0, r, ret = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	setgrent();
-	for (;;) {
-		r = getgrent_r(&gr, buf, size, &res);
-		if (r == ERANGE) {
-			if ((ret = grow(&buf, &size)) < 0)
-				break;
-			continue;
-		}
-		if (r == ENOENT || (r == 0 && !res))
-			break;
-		if (r != 0) {
-			ret = -r;
-			break;
-		}
-		if (count < max)
-			out[count] = gr.gr_gid;
-		count++;
-	}
-	endgrent();
-	free(buf);
-	return ret < 0 ? ret : count;
-}
+NSS_ENUMERATE(nsm_nss_uids, struct passwd, setpwent, getpwent_r, endpwent, pw_uid)
+NSS_ENUMERATE(nsm_nss_gids, struct group, setgrent, getgrent_r, endgrent, gr_gid)
