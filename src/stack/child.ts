@@ -59,8 +59,18 @@ export function spawnManaged(file: string, args: string[], opts: ManagedChildOpt
     child.on('exit', (code, sig) => {
       running = false;
       signal = sig;
-      for (const w of waiters) w(null);
-      resolve(code);
+      // 'exit' can come before the last output is read: wait for the
+      // pipes to close too, but not forever, since a grandchild may hold them.
+      let finished = false;
+      const done = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        for (const w of waiters) w(null);
+        resolve(code);
+      };
+      const timer = setTimeout(done, 1000);
+      child.once('close', done);
     });
   });
 
