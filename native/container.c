@@ -720,10 +720,17 @@ NSM_EXPORT int nsm_container_start(int userns_fd, int rootfs_fd, int stdin_fd, u
 	} else if (n != 0) {
 		ret = n < 0 ? NSM_NEG_ERRNO() : -EIO;
 		rep.step = RUN_SETUP;
+	} else if (job->first_pid <= 0) {
+		/* The setup child died before it reported or started init
+		 * (killed, or a seccomp filter): there is nothing to wait for. */
+		ret = -ECHILD;
+		rep.step = RUN_SETUP;
 	} else {
 		ret = job->first_pid;
 	}
-	if (ret < 0) {
+	/* kill(-1) would signal every process the caller may signal, and
+	 * kill(0) its whole process group. */
+	if (ret < 0 && job->first_pid > 0) {
 		kill(job->first_pid, SIGKILL);
 		while (waitpid(job->first_pid, NULL, __WALL) < 0 && errno == EINTR)
 			;
