@@ -1,12 +1,37 @@
 // MakeDirectory: a new directory owned by the foreign range's root, which
-// a caller can later idmap into a user namespace of theirs. The directory
-// is built under a hidden temporary name and renamed into place, so the
-// requested name never shows a half-made (root-owned) directory.
+// a caller can later idmap into a user namespace of theirs.
+//
+// The parent belongs to the caller, who can rename or exchange
+// (renameat2 RENAME_EXCHANGE) any entry in it at any moment, so no name
+// in it is trusted between two syscalls. The directory is made inside a
+// staging directory that only root can change: a root-owned directory
+// without group or other permissions, created in the parent under a
+// hidden name and verified through an fd before anything is made in it.
+// Whatever the caller swaps in place of the staging name fails that check
+// (only root makes root-owned directories, and one can only be moved
+// between directories by someone with write permission on it), so the
+// inode chowned is always the one created inside the staging directory,
+// looked up where nobody else can rename. It is renamed into place only
+// once it has its owner and mode, so @name never shows a half-made
+// (root-owned) directory.
 import { randomBytes } from 'node:crypto';
+import type fs from 'node:fs';
 import { Exists, SystemError } from '../errors';
 import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
-import { fchmod, fchown, mkdirAt, O_DIRECTORY, O_RDONLY, openAt, renameNoReplace, unlinkAt } from '../native/dirfd';
+import {
+  fchmod,
+  fchown,
+  fstatFd,
+  isDirectoryEmpty,
+  mkdirAt,
+  O_DIRECTORY,
+  O_PATH,
+  O_RDONLY,
+  openAt,
+  renameNoReplace,
+  unlinkAt,
+} from '../native/dirfd';
 import { validateComponentName } from './component-name';
 import { requireDirectory } from './file-kind';
 import { FOREIGN_UID_BASE } from './foreign-range';
@@ -15,9 +40,24 @@ export const DEFAULT_DIRECTORY_MODE = 0o755;
 // No setuid/setgid/sticky and never world-writable: the directory is
 // handed to a container's root, others at most look inside.
 const MODE_MASK = 0o775;
+/** The one entry ever made in a staging directory. */
+const INNER_NAME = 'd';
 
 export interface MakeDirectoryOptions {
   mode?: number;
+}
+
+interface Staging {
+  name: string;
+  fd: number;
+  stats: fs.Stats;
+}
+
+/** The staging name was renamed or exchanged by someone else before the daemon opened it. */
+export class StagingReplaced extends SystemError {
+  constructor() {
+    super(Errno.EAGAIN, 'parent: the temporary directory was replaced by another entry before it was opened; nothing was changed');
+  }
 }
 
 /**
@@ -28,20 +68,56 @@ export interface MakeDirectoryOptions {
  */
 export function makeForeignDirectory(parentFd: number, name: string, options: MakeDirectoryOptions = {}): number {
   validateComponentName(name, 'name');
-  requireDirectory(parentFd, 'parent');
+  const parent = requireDirectory(parentFd, 'parent');
   const mode = (options.mode ?? DEFAULT_DIRECTORY_MODE) & MODE_MASK;
 
-  const temporaryName = `.#nsmountd-${randomBytes(8).toString('hex')}`;
-  // 0700 until the rename: nobody can enter it while it is still root's.
-  mkdirAt(parentFd, temporaryName, 0o700);
+  const staging = makeStagingDirectory(parentFd, parent);
+  try {
+    return makeInside(staging, parentFd, name, mode);
+  } finally {
+    removeStagingDirectory(parentFd, staging);
+    closeQuietly(staging.fd);
+  }
+}
+
+function makeStagingDirectory(parentFd: number, parent: fs.Stats): Staging {
+  const name = `.#nsmountd-${randomBytes(8).toString('hex')}`;
+  mkdirAt(parentFd, name, 0o700);
+  let fd: number;
+  try {
+    fd = openAt(parentFd, name, O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    // Gone (ENOENT), or a symlink (ELOOP) or file (ENOTDIR) swapped in.
+    if (err instanceof SystemError && [Errno.ENOENT, Errno.ELOOP, Errno.ENOTDIR].includes(err.errno)) {
+      throw new StagingReplaced();
+    }
+    // The name is still ours unless someone swapped it, and then it is
+    // removed only if it is an empty directory its swapper could remove.
+    bestEffortRemove(parentFd, name);
+    throw err;
+  }
+  try {
+    const stats = fstatFd(fd);
+    const rootOnly = stats.uid === 0 && (stats.mode & 0o077) === 0 && stats.dev === parent.dev;
+    if (!rootOnly || !isDirectoryEmpty(fd)) throw new StagingReplaced();
+    return { name, fd, stats };
+  } catch (err) {
+    // Not ours: nothing is removed by a name that now means something else.
+    closeQuietly(fd);
+    throw err;
+  }
+}
+
+function makeInside(staging: Staging, parentFd: number, name: string, mode: number): number {
+  mkdirAt(staging.fd, INNER_NAME, 0o700);
   let fd: number | undefined;
   try {
-    fd = openAt(parentFd, temporaryName, O_RDONLY | O_DIRECTORY);
+    fd = openAt(staging.fd, INNER_NAME, O_RDONLY | O_DIRECTORY);
     fchown(fd, FOREIGN_UID_BASE, FOREIGN_UID_BASE);
     // After chown, which may clear mode bits.
     fchmod(fd, mode);
     try {
-      renameNoReplace(parentFd, temporaryName, parentFd, name);
+      renameNoReplace(staging.fd, INNER_NAME, parentFd, name);
     } catch (err) {
       if (err instanceof SystemError && err.errno === Errno.EEXIST) throw new Exists(`"${name}" already exists`);
       throw err;
@@ -49,12 +125,36 @@ export function makeForeignDirectory(parentFd: number, name: string, options: Ma
     return fd;
   } catch (err) {
     closeQuietly(fd);
-    try {
-      unlinkAt(parentFd, temporaryName, { dir: true });
-    } catch {
-      // The first error is the one to report.
-    }
+    bestEffortRemove(staging.fd, INNER_NAME);
     throw err;
+  }
+}
+
+/**
+ * Removes the staging directory if its name still refers to it. Should
+ * the name be swapped between the check and the rmdir, what is removed is
+ * an empty directory whose swapper could have removed it: rename and
+ * rmdir need the same permission on the entry.
+ */
+function removeStagingDirectory(parentFd: number, staging: Staging): void {
+  let fd: number | undefined;
+  try {
+    fd = openAt(parentFd, staging.name, O_PATH | O_DIRECTORY);
+    const now = fstatFd(fd);
+    if (now.dev === staging.stats.dev && now.ino === staging.stats.ino) unlinkAt(parentFd, staging.name, { dir: true });
+  } catch {
+    // Renamed away by the caller: an empty root-owned directory in the
+    // caller's own directory, which the caller may remove.
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+function bestEffortRemove(dirFd: number, name: string): void {
+  try {
+    unlinkAt(dirFd, name, { dir: true });
+  } catch {
+    // The first error is the one to report.
   }
 }
 

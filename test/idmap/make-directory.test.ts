@@ -5,6 +5,8 @@ import { BadFileDescriptor, Exists, InvalidArgument } from '../../src/errors';
 import { closeQuietly, fdStatusFlags } from '../../src/native/fd';
 import { callerOwnsDirectory, makeForeignDirectory } from '../../src/idmap/make-directory';
 import { CALLER, FOREIGN, fdCount, makeTree, openPath, removeTree } from './fixture';
+import { startExchangeRacer } from '../helpers/exchange-racer';
+import { alice, bob } from '../helpers/users';
 
 // Creating a directory owned by the foreign range needs CAP_CHOWN.
 const rootTest = process.getuid?.() === 0 ? test : test.skip;
@@ -103,4 +105,51 @@ rootTest('callerOwnsDirectory compares the owner of the fd', (t) => {
   } finally {
     closeQuietly(fd);
   }
+});
+
+rootTest('a caller swapping the new entry for another user\'s directory never gets that directory chowned', async (t) => {
+  // alice owns `shared`; bob's private directory sits in it. alice's racer
+  // exchanges every entry the daemon creates there with bob's directory.
+  const shared = path.join(tree, 'exchange');
+  fs.mkdirSync(shared);
+  fs.chownSync(shared, alice.uid, alice.gid);
+  const victim = path.join(shared, 'victim');
+  fs.mkdirSync(victim, { mode: 0o700 });
+  fs.writeFileSync(path.join(victim, 'secret'), 'bob only', { mode: 0o600 });
+  fs.chownSync(path.join(victim, 'secret'), bob.uid, bob.gid);
+  fs.chownSync(victim, bob.uid, bob.gid);
+  const victimIno = fs.statSync(victim).ino;
+  const fd = openPath(shared);
+  const racer = await startExchangeRacer(alice, shared, 'victim', '.#nsmountd-');
+  const tries = 400;
+  let made = 0;
+  let refused = 0;
+  try {
+    for (let i = 0; i < tries; i++) {
+      try {
+        const dir = makeForeignDirectory(fd, `made-${i}`);
+        made++;
+        const st = fs.fstatSync(dir);
+        closeQuietly(dir);
+        t.not(st.ino, victimIno, `try ${i}: the victim was handed out`);
+        t.deepEqual([st.uid, st.gid, st.mode & 0o7777], [FOREIGN, FOREIGN, 0o755]);
+      } catch (err) {
+        refused++;
+        t.regex((err as Error).message, /replaced by another entry/);
+      }
+      // Let the racer swap back before the next try.
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  } finally {
+    const swaps = await racer.stop();
+    closeQuietly(fd);
+    t.log(`${tries} tries: ${made} made, ${refused} refused as swapped; the racer swapped ${swaps} times`);
+    t.true(swaps > 0, 'the racer never got to swap');
+  }
+  const found = fs.readdirSync(shared).filter((name) => fs.statSync(path.join(shared, name)).ino === victimIno);
+  t.deepEqual(found, ['victim'], 'the victim stays where it was');
+  const st = fs.statSync(victim);
+  t.deepEqual([st.uid, st.gid, st.mode & 0o7777], [bob.uid, bob.gid, 0o700]);
+  t.deepEqual(fs.readdirSync(victim), ['secret']);
+  t.is(fs.readFileSync(path.join(victim, 'secret'), 'utf8'), 'bob only');
 });
