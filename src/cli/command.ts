@@ -32,6 +32,11 @@ export interface Command {
   options: OptionSpec;
   /** Allowed number of positionals. */
   positionals: { min: number; max: number; names: string };
+  /**
+   * What the user typed for each D-Bus argument the command fills
+   * ("options.AttachTo" -> "--attach ~/mnt"), so refusals name it that way.
+   */
+  argumentNames?(invocation: Invocation): Record<string, string>;
   /** Resolves with the exit status. */
   run(ctx: CommandContext, invocation: Invocation): Promise<number>;
 }
@@ -39,4 +44,9 @@ export interface Command {
 /** JSON for --json output: bigints as decimal strings (64-bit ids do not fit a double). */
 export function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
+}
+
+/** A permission mode the way chmod takes it: "0755". */
+export function octalMode(mode: number): string {
+  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
 }

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { connect, type NsMountClient } from '../client/client';
 import { resolveBusAddress } from '../bus/connection';
 import type { Command, CommandContext, OptionSpec, OptionValues } from './command';
-import { describeError, UsageError, CliError } from './errors';
+import { describeError, errorLine, UsageError, CliError } from './errors';
 import { status } from './commands/status';
 import { mkdir } from './commands/mkdir';
 import { idmap } from './commands/idmap';
@@ -36,7 +36,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 Global options:
   --address ADDRESS   D-Bus address of the bus nsmountd is on (default:
                       $DBUS_SYSTEM_BUS_ADDRESS, then the system bus)
-  --json              machine-readable output on stdout
+  --json              machine-readable output on stdout; a failure is one
+                      JSON line on stderr: {"command", "error", "message", "hint"}
   --interactive       let polkit ask for a password (needs a polkit agent)
   --help              help; "nsmountctl COMMAND --help" for a command's
   --version           print the version
@@ -110,9 +111,15 @@ export async function main(argv: string[], io: MainIo = processIo): Promise<numb
   }
 
   let client: NsMountClient | undefined;
+  const ownArgs = argv.slice(i + 1);
+  const dashes = ownArgs.indexOf('--');
+  let json = globals.json === true || (dashes === -1 ? ownArgs : ownArgs.slice(0, dashes)).includes('--json');
+  let argumentNames: Record<string, string> | undefined;
   try {
     const invocation = parseCommandArgs(command, argv.slice(i + 1));
     const values = { ...globals, ...invocation.values };
+    json = Boolean(values.json);
+    argumentNames = command.argumentNames?.(invocation);
     if (values.help) {
       io.out(command.help);
       return 0;
@@ -132,11 +139,13 @@ export async function main(argv: string[], io: MainIo = processIo): Promise<numb
     };
     return await command.run(ctx, { ...invocation, values });
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`nsmountctl ${err.command ?? command.name}: ${err.message} (see nsmountctl ${command.name} --help)\n`);
-      return 2;
-    }
-    io.err(`nsmountctl ${command.name}: ${describeError(err, { address })}\n`);
+    const described = describeError(err, { address, argumentNames });
+    if (err instanceof UsageError) described.hint = `see nsmountctl ${command.name} --help`;
+    // --json: the failure as one JSON line on stderr, stdout stays empty.
+    if (json) io.err(JSON.stringify({ command: command.name, ...described }) + '\n');
+    else if (err instanceof UsageError) io.err(`nsmountctl ${err.command ?? command.name}: ${err.message} (${described.hint})\n`);
+    else io.err(`nsmountctl ${command.name}: ${errorLine(described)}\n`);
+    if (err instanceof UsageError) return 2;
     return err instanceof CliError ? err.exitCode : 1;
   } finally {
     client?.close();

@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command';
 import { toJson } from '../command';
+import { CliError } from '../errors';
 import { openDirectoryPath } from '../paths';
+import { NotFound } from '../../client/errors';
 
 export const unmount: Command = {
   name: 'unmount',
@@ -14,12 +16,19 @@ Detaches the mount at TARGET that "nsmountctl idmap --attach" or
 `,
   options: {},
   positionals: { min: 1, max: 1, names: 'TARGET' },
+  argumentNames: ({ positionals }) => ({ mount_point: positionals[0] ?? 'TARGET' }),
   async run(ctx, { positionals }) {
     const target = path.resolve(positionals[0]);
     const fd = openDirectoryPath(target);
     try {
       const client = await ctx.client();
       await client.unmount(fd);
+    } catch (err) {
+      // The daemon speaks of mount ids; the user named a directory.
+      if (err instanceof NotFound) {
+        throw new CliError(`nsmountd did not attach anything at ${target}`, 1, '"nsmountctl status" lists your attachments');
+      }
+      throw err;
     } finally {
       fs.closeSync(fd);
     }
