@@ -3,7 +3,7 @@
 // caller's path itself, it only gets fds.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CliError } from './errors';
+import { CliError, errnoText } from './errors';
 
 // O_PATH is missing from fs.constants; this value holds on every Linux arch Node runs on but alpha/parisc/sparc.
 export const O_PATH = 0o10000000;
@@ -17,7 +17,7 @@ function opened(p: string, flags: number): number {
     if (e.code === 'ENOTDIR') throw new CliError(`${p} is not a directory`);
     if (e.code === 'EACCES') throw new CliError(`${p}: permission denied`);
     if (e.code === 'EISDIR') throw new CliError(`${p} is a directory, not a file`);
-    throw new CliError(`cannot open ${p}: ${e.code ?? e.message}`);
+    throw new CliError(`cannot open ${p}: ${e.code ? errnoText(e.code) : e.message}`);
   }
 }
 
@@ -48,4 +48,34 @@ export function splitParent(p: string): { parent: string; name: string } {
   const name = path.basename(trimmed);
   if (!name || name === '.' || name === '..') throw new CliError(`${p} does not name a new directory`);
   return { parent: path.dirname(trimmed) || '.', name };
+}
+
+/**
+ * Creates `p` and its missing parents as the caller, like mkdir -p (the
+ * daemon only ever makes the last, foreign-owned component). Returns the
+ * first directory it created, to undo on failure, or undefined.
+ */
+export function makeParents(p: string): string | undefined {
+  try {
+    return fs.mkdirSync(p, { recursive: true });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new CliError(`${e.path ?? p} exists and is not a directory`);
+    if (e.code === 'EACCES') throw new CliError(`cannot create ${p}: permission denied on ${e.path ?? p}`);
+    throw new CliError(`cannot create ${p}: ${e.code ? errnoText(e.code) : e.message}`);
+  }
+}
+
+/** Undoes makeParents: removes `p` and its parents up to `firstMade`, as long as they are empty. */
+export function removeMadeDirectories(p: string, firstMade: string | undefined): void {
+  if (firstMade === undefined) return;
+  const stop = path.resolve(firstMade);
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return;
+    }
+    if (dir === stop || dir === path.dirname(dir)) return;
+  }
 }
