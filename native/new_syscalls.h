@@ -27,3 +27,6 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
+#ifndef SYS_statmount
+#define SYS_statmount 457
+#endif

@@ -4,8 +4,10 @@
 // even one killed mid-call. A detached mount fd handed to a caller is not
 // recorded: it dies with its last fd.
 //
-// Reconcile only drops records; it never adopts or removes an attached
-// mount that has no record. Recording first means nsmountd leaves none of
+// Records are keyed by the mount's unique id, never by its path: renaming
+// a directory above an attachment moves it, and reconcile follows it.
+// Reconcile only drops records and updates their paths; it never adopts or
+// removes an attached mount that has no record. Recording first means nsmountd leaves none of
 // its own, so such a mount is someone else's (an admin's, another tool's)
 // and none of our business.
 import fs from 'node:fs';
@@ -16,7 +18,10 @@ import { closeQuietly } from '../native/fd';
 import { O_DIRECTORY, O_PATH, openAt } from '../native/dirfd';
 import { mountIdsOf } from '../native/mount-api';
 import { attachMount } from '../idmap/attach';
-import { parseMountinfo } from '../idmap/mountinfo';
+import { parseMountinfo, type MountinfoEntry } from '../idmap/mountinfo';
+import { mountPointOf } from '../native/statmount';
+import { SystemError } from '../errors';
+import { Errno } from '../native/errno';
 
 const AT_FDCWD = -100;
 
@@ -85,9 +90,11 @@ export class Attachments {
     return record;
   }
 
+  /** The record of the mount with this id, with its current path. */
   find(mountId: bigint): MountRecord | undefined {
     const text = mountId.toString();
-    return this.opts.store.read().mounts.find((m) => m.mountId === text);
+    const record = this.opts.store.read().mounts.find((m) => m.mountId === text);
+    return record && this.current(record);
   }
 
   /** Forgets an attachment (after it was detached); returns whether it was known. */
@@ -106,25 +113,69 @@ export class Attachments {
   }
 
   /**
-   * Drops every record whose mount is gone: unmounted behind our back, or
-   * the machine rebooted with a persistent state directory. Runs at
-   * start-up and before each ListMounts; writes the registry only when
-   * something is dropped. Returns how many were kept and dropped.
+   * Drops every record whose mount is gone (unmounted behind our back, or
+   * the machine rebooted with a persistent state directory) and updates
+   * the path of every other one: a mount is identified by its unique id,
+   * so renaming a directory above it changes where it is, not whether it
+   * is ours. Runs at start-up and before each ListMounts; writes the
+   * registry only when something changed. Returns how many were kept and
+   * dropped.
    */
   reconcile(): { kept: number; dropped: number } {
-    const mountinfo = parseMountinfo(fs.readFileSync(this.opts.mountinfoPath ?? '/proc/self/mountinfo', 'utf8'));
+    let mountinfo: MountinfoEntry[] | undefined;
+    const readMountinfo = () =>
+      (mountinfo ??= parseMountinfo(fs.readFileSync(this.opts.mountinfoPath ?? '/proc/self/mountinfo', 'utf8')));
     const records = this.opts.store.read().mounts;
-    const stale = new Set(records.filter((record) => !this.stillMounted(record, mountinfo)).map((r) => r.mountId));
-    if (stale.size > 0) {
+    const stale = new Set<string>();
+    const moved = new Map<string, string>();
+    for (const record of records) {
+      const where = this.whereNow(record, readMountinfo);
+      if (where === null) stale.add(record.mountId);
+      else if (where !== record.target) moved.set(record.mountId, where);
+    }
+    if (stale.size > 0 || moved.size > 0) {
       this.opts.store.update((state) => {
         state.mounts = state.mounts.filter((record) => {
           if (!stale.has(record.mountId)) return true;
           this.opts.log.info({ target: record.target, ownerUid: record.ownerUid, mountId: record.mountId }, 'forgot an attachment that is no longer mounted');
           return false;
         });
+        for (const record of state.mounts) {
+          const target = moved.get(record.mountId);
+          if (target === undefined) continue;
+          this.opts.log.info({ from: record.target, to: target, mountId: record.mountId }, 'an attachment moved');
+          record.target = target;
+        }
       });
     }
     return { kept: records.length - stale.size, dropped: stale.size };
+  }
+
+  /** The record as it is now: its mount point where the mount has moved (for messages and polkit details). */
+  current(record: MountRecord): MountRecord {
+    const where = this.whereNow(record, () => parseMountinfo(fs.readFileSync(this.opts.mountinfoPath ?? '/proc/self/mountinfo', 'utf8')));
+    return where === null || where === record.target ? record : { ...record, target: where };
+  }
+
+  /**
+   * Where the record's mount is attached now, or null if it is not. With
+   * a unique id, statmount answers exactly. Without one (kernels before
+   * 6.8, or a record made there) only a path lookup is left; it keeps the
+   * record whenever it cannot tell.
+   */
+  private whereNow(record: MountRecord, mountinfo: () => MountinfoEntry[]): string | null {
+    if (hasUniqueId(record)) {
+      try {
+        return mountPointOf(BigInt(record.mountId));
+      } catch (err) {
+        if (err instanceof SystemError && err.errno === Errno.ENOENT) return null;
+        if (!(err instanceof SystemError && err.errno === Errno.ENOSYS)) {
+          this.opts.log.debug({ err, mountId: record.mountId }, 'statmount failed; the attachment is kept as it is');
+          return record.target;
+        }
+      }
+    }
+    return this.stillMountedAtPath(record, mountinfo()) ? record.target : null;
   }
 
   /**
@@ -137,7 +188,7 @@ export class Attachments {
    * since Unmount verifies the unique id, while losing a live one would
    * leave its owner unable to unmount it.
    */
-  private stillMounted(record: MountRecord, mountinfo: ReturnType<typeof parseMountinfo>): boolean {
+  private stillMountedAtPath(record: MountRecord, mountinfo: MountinfoEntry[]): boolean {
     const legacy = record.legacyMountId ?? legacyIdFromRecord(record);
     if (legacy === undefined) return true;
     if (!mountinfo.some((m) => m.mountId === legacy && m.mountPoint === record.target)) return false;
@@ -152,6 +203,12 @@ export class Attachments {
       closeQuietly(fd);
     }
   }
+}
+
+/** Unique ids count up from 2^31, above every legacy id; a record of a kernel without them holds the legacy id. */
+function hasUniqueId(record: MountRecord): boolean {
+  if (record.legacyMountId !== undefined) return record.mountId !== String(record.legacyMountId);
+  return BigInt(record.mountId) >= 2n ** 31n;
 }
 
 /** Kernels before 6.8 have no unique id, and the recorded id is the legacy one. */

@@ -14,7 +14,7 @@ export interface NamespaceRecord {
 }
 
 export interface MountRecord {
-  /** Path of the attachment, as seen by the daemon when it attached. */
+  /** Path of the attachment as the daemon last saw it (reconcile follows renames by mountId). */
   target: string;
   ownerUid: number;
   source: string;

@@ -8,6 +8,7 @@ import { callAs, v, type CallResult } from '../helpers/call';
 import { removeTree } from '../helpers/cleanup';
 import { CALL_CLIENT } from '../helpers/paths';
 import { alice, bob, type TestUser } from '../helpers/users';
+import { runAsUser } from '../helpers/as-user';
 import { makeWorkDir, ownedDir, mountsBelow } from '../helpers/work-dirs';
 import { mountIdOf } from '../../src/native/mount-api';
 import { O_DIRECTORY, O_PATH } from '../../src/native/dirfd';
@@ -146,6 +147,26 @@ rootTest.serial('an attachment unmounted behind the running daemon leaves ListMo
   t.false(listed.includes(target), 'the unmounted one is gone without a restart');
   t.true(listed.includes(other), 'the other one is still listed');
   expectOk(t, await unmount(alice, other));
+});
+
+rootTest.serial('an attachment whose ancestor was renamed is listed at its new path and unmounts, also after a restart', async (t) => {
+  const home = await portableHome(t, 'home-renamed');
+  const above = ownedDir(aliceDir, 'above', alice);
+  const target = ownedDir(above, 'mnt', alice);
+  expectOk(t, await attach(alice, home, target, 'owner'));
+  const id = Number(uniqueMountId(target));
+  const renamed = path.join(aliceDir, 'above-renamed');
+  const moved = path.join(renamed, 'mnt');
+  // alice owns the directory above her mount point: she may rename it.
+  const mv = await runAsUser(alice, ['mv', above, renamed]);
+  t.is(mv.code, 0, mv.stderr);
+  const listed = async () => (await listMounts(t, alice)).filter((m) => Number(m[4]) === id);
+  t.deepEqual(await listed(), [[moved, alice.uid, home, 'directory', id]]);
+  await stack.daemon.restart();
+  t.deepEqual(await listed(), [[moved, alice.uid, home, 'directory', id]], 'start-up reconcile keeps it too');
+  expectOk(t, await unmount(alice, moved));
+  t.deepEqual(mountsBelow(stack.daemon.pid, renamed), []);
+  t.deepEqual(await listed(), []);
 });
 
 rootTest.serial('when the registry cannot be written the attachment is undone', async (t) => {
