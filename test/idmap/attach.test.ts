@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -9,7 +10,6 @@ import { attachMount, checkAttachTarget, detachAttachedMount, findMountByIdInMou
 import { CALLER, fdCount, makeTree, mountsBelow, OTHER, openPath, removeTree } from './fixture';
 
 // Mounting needs CAP_SYS_ADMIN; the fixtures chown to other users.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 let tree: string;
 test.before(() => {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootSkipReason, rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -26,13 +27,12 @@ import {
 } from './fixture';
 
 // Cloning mounts, creating user namespaces and chowning to foreign ids all need root.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 let tree: string;
 let targetNs: number;
 test.before(() => {
   tree = makeTree('idmap');
-  if (process.getuid?.() === 0) targetNs = callerNamespace();
+  if (!rootSkipReason) targetNs = callerNamespace();
 });
 test.after.always(() => {
   closeQuietly(targetNs);

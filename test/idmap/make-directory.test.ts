@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BadFileDescriptor, Exists, InvalidArgument } from '../../src/errors';
@@ -9,7 +10,6 @@ import { startExchangeRacer } from '../helpers/exchange-racer';
 import { alice, bob } from '../helpers/users';
 
 // Creating a directory owned by the foreign range needs CAP_CHOWN.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 let tree: string;
 test.before(() => {

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -8,7 +9,6 @@ import { classifyIdmapRequest, directoryPath, MAX_ANCESTOR_LEVELS } from '../../
 import { CALLER, fdCount, FOREIGN, makeTree, OTHER, openPath, removeTree } from './fixture';
 
 // Building trees owned by other and foreign uids, and mounting inside them, needs root.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 let tree: string;
 test.before(() => {

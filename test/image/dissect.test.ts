@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootSkipReason, rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import { BadImage, NoMountablePartition, UnsupportedFileSystem } from '../../src/errors';
 import { dissectImage } from '../../src/image/dissect';
@@ -17,13 +18,12 @@ import {
 // Building images with mkfs is fine unprivileged, but mkfs.ext4 -d keeps
 // the owners of the source tree and the shared fixtures below are made as
 // root by the other image tests; keep the whole file root-only for symmetry.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 let dir: string;
 let rootFs: string;
 let homeFs: string;
 test.before(() => {
-  if (process.getuid?.() !== 0) return;
+  if (rootSkipReason) return;
   dir = tempDir('nsmountd-dissect-');
   rootFs = makeExt4(dir, 'root.ext4', { sizeMiB: 8, label: 'rootfs', files: { 'etc/os-release': 'ID=test\n' } });
   homeFs = makeExt4(dir, 'home.ext4', { sizeMiB: 8, label: 'homefs' });

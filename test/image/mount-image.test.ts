@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { rootSerial, rootSkipReason } from '../helpers/root';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -37,13 +38,13 @@ import {
 // initial namespaces.
 // Serial: each test asserts that no loop device backed by the shared
 // directory is left, which a concurrent test's live mount would break.
-const rootTest = process.getuid?.() === 0 ? test.serial : test.skip;
+const rootTest = rootSerial;
 
 let dir: string;
 let rootFs: string;
 let homeFs: string;
 test.before(() => {
-  if (process.getuid?.() !== 0) return;
+  if (rootSkipReason) return;
   dir = tempDir('nsmountd-mount-');
   rootFs = makeExt4(dir, 'root.ext4', { sizeMiB: 8, label: 'rootfs', files: { 'etc/os-release': 'ID=test\n' } });
   homeFs = makeExt4(dir, 'home.ext4', { sizeMiB: 8, label: 'homefs', files: { 'alice/notes': 'hi\n' } });

@@ -1,16 +1,16 @@
 import test, { type ExecutionContext } from 'ava';
+import { rootSkipReason, rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { classifyImage } from '../../src/image/trust';
 import { tempDir } from '../helpers/images';
 
 // Trust needs root-owned files; only root can create them.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 let base: string;
 let images: string;
 test.before(() => {
-  if (process.getuid?.() !== 0) return;
+  if (rootSkipReason) return;
   base = tempDir('nsmountd-trust-');
   images = path.join(base, 'images');
   fs.mkdirSync(images, { mode: 0o755 });

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SystemError } from '../../src/errors';
@@ -89,7 +90,6 @@ test('unlinkAt removes a directory only when asked to', (t) => {
 });
 
 // Changing a file's owner to someone else needs CAP_CHOWN.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 rootTest('fchown works on an O_PATH fd', (t) => {
   const { dir, fd } = dirFixture('chown');

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootSerial, rootSkipReason } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SystemError } from '../../src/errors';
@@ -10,12 +11,12 @@ import { loopDevicesUnder, makeExt4, tempDir, waitForNoLoopDevicesUnder } from '
 // Loop devices and fsopen need CAP_SYS_ADMIN in the initial namespaces.
 // Serial: each test asserts that no loop device backed by the shared
 // directory is left, which a concurrent test's live mount would break.
-const rootTest = process.getuid?.() === 0 ? test.serial : test.skip;
+const rootTest = rootSerial;
 
 let dir: string;
 let image: string;
 test.before(() => {
-  if (process.getuid?.() !== 0) return;
+  if (rootSkipReason) return;
   dir = tempDir('nsmountd-loop-');
   image = makeExt4(dir, 'fs.ext4', { sizeMiB: 16, files: { 'hello.txt': 'hello\n' } });
 });

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -17,7 +18,6 @@ import { findMountByIdInMountinfo } from '../../src/idmap/mountinfo';
 import { callerNamespace, makeTree, mountOptionsAt, mountsBelow, openPath, removeTree } from '../idmap/fixture';
 
 // Cloning and attaching mounts needs CAP_SYS_ADMIN in the initial namespaces.
-const rootTest = process.getuid?.() === 0 ? test : test.skip;
 
 let tree: string;
 test.before(() => {

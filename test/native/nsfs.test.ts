@@ -1,4 +1,5 @@
 import test, { ExecutionContext } from 'ava';
+import { rootSerial } from '../helpers/root';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -19,7 +20,7 @@ import { InvalidArgument, SystemError } from '../../src/errors';
 
 // Making a namespace for another owner and open_by_handle_at
 // (CAP_DAC_READ_SEARCH) need root.
-const rootTest = process.getuid?.() === 0 ? test.serial : test.skip;
+const rootTest = rootSerial;
 
 function withFile<T>(path: string, use: (fd: number) => T): T {
   const fd = fs.openSync(path, 'r');

@@ -1,4 +1,5 @@
 import test, { ExecutionContext } from 'ava';
+import { rootSerial } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { koffi } from '../../src/native/library';
 
 // Creating a namespace for another owner and writing its maps needs root
 // (CAP_SETUID/CAP_SETGID in the initial user namespace).
-const rootTest = process.getuid?.() === 0 ? test.serial : test.skip;
+const rootTest = rootSerial;
 
 const OWNER = 61001;
 const RANGE: IdMapEntry[] = [{ inside: 0, outside: 524288, count: 65536 }];

@@ -2,6 +2,7 @@
 // that the bus itself enforces ownership and the per-member fd limits, so
 // an over-stuffed call is refused before it reaches the daemon.
 import test, { ExecutionContext } from 'ava';
+import { rootSkipReason, rootTest } from '../helpers/root';
 import * as dbus from 'dbus-next';
 import { execFile } from 'node:child_process';
 import { closeSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ let client: dbus.MessageBus;
 const reached: string[] = [];
 
 test.before(async () => {
+  if (rootSkipReason) return;
   dir = mkdtempSync(join(tmpdir(), 'nsmountd-bus-policy-'));
   // Derived from the distribution's system.conf: its default deny for method
   // calls is what our allowances are measured against.
@@ -72,40 +74,40 @@ const fdLimit = test.macro({
 // is what this file tests, is not involved in that.
 const m = (member: string, fds: number): CallSpec => ({ iface: MANAGER, member, fds });
 
-test.serial(fdLimit, m('AllocateUserNamespace', 0), 'allowed');
-test.serial(fdLimit, m('AllocateUserNamespace', 1), 'denied');
-test.serial(fdLimit, m('ListUserNamespaces', 0), 'allowed');
-test.serial(fdLimit, m('ListUserNamespaces', 1), 'denied');
-test.serial(fdLimit, m('ListMounts', 0), 'allowed');
-test.serial(fdLimit, m('ListMounts', 1), 'denied');
-test.serial(fdLimit, m('MakeDirectory', 1), 'allowed');
-test.serial(fdLimit, m('MakeDirectory', 2), 'denied');
-test.serial(fdLimit, m('IdmapDirectory', 3), 'allowed');
-test.serial(fdLimit, m('IdmapDirectory', 4), 'denied');
-test.serial(fdLimit, m('Unmount', 1), 'allowed');
-test.serial(fdLimit, m('Unmount', 2), 'denied');
-test.serial(fdLimit, m('Mount', 3), 'allowed');
-test.serial(fdLimit, m('Mount', 4), 'denied');
+rootTest.serial(fdLimit, m('AllocateUserNamespace', 0), 'allowed');
+rootTest.serial(fdLimit, m('AllocateUserNamespace', 1), 'denied');
+rootTest.serial(fdLimit, m('ListUserNamespaces', 0), 'allowed');
+rootTest.serial(fdLimit, m('ListUserNamespaces', 1), 'denied');
+rootTest.serial(fdLimit, m('ListMounts', 0), 'allowed');
+rootTest.serial(fdLimit, m('ListMounts', 1), 'denied');
+rootTest.serial(fdLimit, m('MakeDirectory', 1), 'allowed');
+rootTest.serial(fdLimit, m('MakeDirectory', 2), 'denied');
+rootTest.serial(fdLimit, m('IdmapDirectory', 3), 'allowed');
+rootTest.serial(fdLimit, m('IdmapDirectory', 4), 'denied');
+rootTest.serial(fdLimit, m('Unmount', 1), 'allowed');
+rootTest.serial(fdLimit, m('Unmount', 2), 'denied');
+rootTest.serial(fdLimit, m('Mount', 3), 'allowed');
+rootTest.serial(fdLimit, m('Mount', 4), 'denied');
 // Members nsmountd does not have still reach it (it answers UnknownMethod), without fds.
-test.serial(fdLimit, m('NoSuchMember', 0), 'allowed');
-test.serial(fdLimit, m('NoSuchMember', 1), 'denied');
-test.serial(fdLimit, { iface: PEER, member: 'Ping', fds: 0 }, 'allowed');
-test.serial(fdLimit, { iface: PEER, member: 'Ping', fds: 1 }, 'denied');
-test.serial(fdLimit, { iface: INTROSPECTABLE, member: 'Introspect', fds: 1 }, 'denied');
-test.serial(fdLimit, { iface: PROPERTIES, member: 'GetAll', fds: 1 }, 'denied');
+rootTest.serial(fdLimit, m('NoSuchMember', 0), 'allowed');
+rootTest.serial(fdLimit, m('NoSuchMember', 1), 'denied');
+rootTest.serial(fdLimit, { iface: PEER, member: 'Ping', fds: 0 }, 'allowed');
+rootTest.serial(fdLimit, { iface: PEER, member: 'Ping', fds: 1 }, 'denied');
+rootTest.serial(fdLimit, { iface: INTROSPECTABLE, member: 'Introspect', fds: 1 }, 'denied');
+rootTest.serial(fdLimit, { iface: PROPERTIES, member: 'GetAll', fds: 1 }, 'denied');
 // A same-named member on another interface must not borrow Mount's allowance.
-test.serial(fdLimit, { iface: 'org.example.Other', member: 'Mount', fds: 1 }, 'denied');
+rootTest.serial(fdLimit, { iface: 'org.example.Other', member: 'Mount', fds: 1 }, 'denied');
 // Without an interface header only the fd-less rule can match.
-test.serial(fdLimit, { iface: undefined, member: 'Mount', fds: 1 }, 'denied');
-test.serial(fdLimit, { iface: undefined, member: 'Mount', fds: 0 }, 'allowed');
+rootTest.serial(fdLimit, { iface: undefined, member: 'Mount', fds: 1 }, 'denied');
+rootTest.serial(fdLimit, { iface: undefined, member: 'Mount', fds: 0 }, 'allowed');
 
-test('root may own the name: a second root connection is only told it exists', async (t) => {
+rootTest('root may own the name: a second root connection is only told it exists', async (t) => {
   // The service already owns it; DO_NOT_QUEUE gives EXISTS (3), not AccessDenied:
   // root is allowed to own, so this cannot be confused with a policy refusal.
   t.is(await tryOwn(client), `owned:${dbus.RequestNameReply.EXISTS}`);
 });
 
-test('an unprivileged user may call nsmountd within the fd limits but not own its name', async (t) => {
+rootTest('an unprivileged user may call nsmountd within the fd limits but not own its name', async (t) => {
   const child = resolve(__dirname, 'bus-client-child.js');
   const { stdout } = await promisify(execFile)(
     'setpriv',

@@ -3,6 +3,7 @@
 // bus), what those defaults decide for an ordinary user, and the example
 // rule for untrusted images.
 import test from 'ava';
+import { rootSkipReason, rootTest } from '../helpers/root';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ let polkitd: Polkitd;
 let client: MessageBus;
 
 test.before(async () => {
+  if (rootSkipReason) return;
   dir = mkdtempSync(join(tmpdir(), 'nsmountd-polkit-policy-'));
   bus = await startPrivateSystemBus({ runtimeDir: dir, policyFiles: [] });
   // The example rule as shipped, pointed at a group the test users have.
@@ -87,7 +89,7 @@ const ACTIONS: Record<string, Expected> = {
   },
 };
 
-test('polkitd knows exactly the seven nsmountd actions', async (t) => {
+rootTest('polkitd knows exactly the seven nsmountd actions', async (t) => {
   const ids = (await pkaction())
     .split('\n')
     .filter((id) => id.startsWith('org.nsmount.') && !id.startsWith('org.nsmount.stack.'));
@@ -109,7 +111,7 @@ const loaded = test.macro({
   title: (_p, id: string) => `${id} is loaded with its defaults`,
 });
 
-for (const [id, expected] of Object.entries(ACTIONS)) test(loaded, id, expected);
+for (const [id, expected] of Object.entries(ACTIONS)) rootTest(loaded, id, expected);
 
 const decides = test.macro({
   async exec(t, user: TestUser, id: string, expected: 'yes' | 'challenge') {
@@ -125,8 +127,8 @@ const decides = test.macro({
 });
 
 // Without a logind session every subject is "any": allow_any decides.
-for (const [id, e] of Object.entries(ACTIONS)) test.serial(decides, alice, id, e.any === 'yes' ? 'yes' : 'challenge');
+for (const [id, e] of Object.entries(ACTIONS)) rootTest.serial(decides, alice, id, e.any === 'yes' ? 'yes' : 'challenge');
 // The example rule grants untrusted images to its group, and nothing else.
-test.serial(decides, carol, 'org.nsmount.mount-image-untrusted', 'yes');
-test.serial(decides, carol, 'org.nsmount.idmap-directory-untrusted', 'challenge');
-test.serial(decides, carol, 'org.nsmount.unmount-others', 'challenge');
+rootTest.serial(decides, carol, 'org.nsmount.mount-image-untrusted', 'yes');
+rootTest.serial(decides, carol, 'org.nsmount.idmap-directory-untrusted', 'challenge');
+rootTest.serial(decides, carol, 'org.nsmount.unmount-others', 'challenge');

@@ -126,8 +126,8 @@ const flags = test.macro({
   },
   title: (provided = '') => `ALLOW_INTERACTIVE_AUTHORIZATION ${provided}`,
 });
-(rootSkipReason ? test.skip : test)('set by --interactive', flags, ['--interactive'], 0x4);
-(rootSkipReason ? test.skip : test)('unset by default', flags, [], 0);
+rootTest('set by --interactive', flags, ['--interactive'], 0x4);
+rootTest('unset by default', flags, [], 0);
 
 rootTest('errors come back as name and message', async (t) => {
   t.deepEqual(await call(alice, 'Missing'), { ok: false, name: `${NAME}.Error.Nope`, message: 'no Missing here' });
