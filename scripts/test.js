@@ -21,13 +21,28 @@ const RUN_MARKER = 'NSMOUNTD_TEST_RUN';
 const isRoot = process.getuid() === 0;
 const args = process.argv.slice(2);
 
-function reexecInNamespace() {
-  const token = crypto.randomBytes(8).toString('hex');
-  // One temp dir for the whole run (tests use os.tmpdir()), removed at the
-  // end even when a test file crashed before its cleanup. Test users must
-  // be able to reach sockets below it.
+/**
+ * One temp dir for the whole run (tests use os.tmpdir()), removed at the
+ * end even when a test file crashed before its cleanup. Test users must be
+ * able to reach sockets below it.
+ */
+function makeRunTmp() {
   const runTmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-run-'));
   fs.chmodSync(runTmp, 0o755);
+  return runTmp;
+}
+
+function removeRunTmp(runTmp) {
+  try {
+    fs.rmSync(runTmp, { recursive: true, force: true });
+  } catch (err) {
+    console.error(`cannot remove ${runTmp}: ${err.message}`);
+  }
+}
+
+function reexecInNamespace() {
+  const token = crypto.randomBytes(8).toString('hex');
+  const runTmp = makeRunTmp();
   const env = { ...process.env, [IN_NAMESPACE]: '1', [RUN_MARKER]: token, TMPDIR: runTmp };
   const res = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, __filename, ...args], {
     stdio: 'inherit',
@@ -35,17 +50,36 @@ function reexecInNamespace() {
   });
   // The namespace is gone; anything still carrying the marker escaped stop().
   killLeftovers(token);
-  // Mounts under it lived in the namespace, which is gone with its processes.
-  try {
-    fs.rmSync(runTmp, { recursive: true, force: true });
-  } catch (err) {
-    console.error(`cannot remove ${runTmp}: ${err.message}`);
-  }
+  // Mounts under it (the checkout's bind mount too) lived in the namespace,
+  // which is gone with its processes: here it is a plain directory.
+  removeRunTmp(runTmp);
   if (res.error) {
     console.error(`cannot enter a private mount namespace: ${res.error.message}`);
     process.exit(1);
   }
   process.exit(res.status ?? 1);
+}
+
+/**
+ * Test users run the checkout's clients and daemon, but a checkout may sit
+ * under a directory they cannot enter (a clone in /root, mode 0700). Inside
+ * the run's mount namespace the checkout is bind-mounted below the run's
+ * temp dir, which everyone can traverse, and the tests run from there.
+ */
+function reachableCheckout() {
+  const st = fs.statSync(ROOT);
+  if ((st.mode & 0o005) !== 0o005) {
+    console.error(`${ROOT} is mode ${(st.mode & 0o777).toString(8)}: test users must be able to read and enter it (chmod o+rx)`);
+    process.exit(1);
+  }
+  const target = path.join(os.tmpdir(), 'checkout');
+  fs.mkdirSync(target);
+  const res = spawnSync('mount', ['--bind', ROOT, target], { stdio: 'inherit' });
+  if (res.status !== 0) {
+    console.error(`cannot bind-mount ${ROOT} at ${target}`);
+    process.exit(1);
+  }
+  return target;
 }
 
 /** Kills every process whose environment carries this run's marker; returns their descriptions. */
@@ -91,12 +125,14 @@ function installUsers() {
 }
 
 /** Streams ava's TAP output through and counts results. */
-function runAva() {
+function runAva(root) {
   const counts = { passed: 0, failed: 0, skipped: 0, todo: 0 };
   const notRun = [];
   const failures = [];
-  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/ava/entrypoints/cli.mjs'), '--tap', ...args], {
-    cwd: ROOT,
+  // Absolute paths into the checkout name the same files at its new place.
+  const avaArgs = args.map((a) => (a.startsWith(ROOT + path.sep) ? path.join(root, a.slice(ROOT.length)) : a));
+  const child = spawn(process.execPath, [path.join(root, 'node_modules/ava/entrypoints/cli.mjs'), '--tap', ...avaArgs], {
+    cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let partial = '';
@@ -136,11 +172,20 @@ function runAva() {
 async function main() {
   if (isRoot && !process.env[IN_NAMESPACE]) return reexecInNamespace();
   let usersDir;
-  if (isRoot) usersDir = installUsers();
-  else console.error('not root: root-only tests will skip');
+  let root = ROOT;
+  let runTmp;
+  if (isRoot) {
+    usersDir = installUsers();
+    root = reachableCheckout();
+  } else {
+    console.error('not root: root-only tests will skip');
+    runTmp = makeRunTmp();
+    process.env.TMPDIR = runTmp;
+  }
 
-  const { code, counts, notRun, failures } = await runAva();
+  const { code, counts, notRun, failures } = await runAva(root);
   if (usersDir) fs.rmSync(usersDir, { recursive: true, force: true });
+  if (runTmp) removeRunTmp(runTmp);
 
   let exitCode = code;
   if (failures.length) console.log(`\nFailed:\n  ${failures.join('\n  ')}`);
