@@ -3,7 +3,7 @@
 // reply carrying an fd is refused by the bus and the peer hangs forever
 // (facts.md), so a connection that cannot pass fds is an error here.
 import dbus from 'dbus-next';
-import { installFdAwareReader, claimDeliveredFds } from './fd-aware-reader';
+import { installFdAwareReader, claimDeliveredFds, onUndelivered, type UndeliveredHandler } from './fd-aware-reader';
 import { setCloexec } from '../native/fd';
 import { patchUsocketFdWrites } from './usocket-fd-write';
 
@@ -93,6 +93,11 @@ export async function connectBus(opts: { address: string; timeoutMs?: number; re
   }
   if (typeof stream.fd === 'number') setCloexec(stream.fd);
   return bus;
+}
+
+/** Calls `handler` for each message on `bus` that could not be read or whose delivery threw. */
+export function onUndeliveredMessage(bus: MessageBus, handler: UndeliveredHandler): void {
+  onUndelivered(streamOf(bus), handler);
 }
 
 /** True when the socket is usocket's and the bus agreed to NEGOTIATE_UNIX_FD. */

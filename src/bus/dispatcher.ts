@@ -5,7 +5,7 @@
 import dbus from 'dbus-next';
 import type { Logger } from 'pino';
 import type { MessageBus } from './connection';
-import { takeMessageFds } from './connection';
+import { onUndeliveredMessage, takeMessageFds } from './connection';
 import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
 import { Introspection, OBJECT_PATH, MANAGER_INTERFACE } from './introspection';
@@ -59,6 +59,21 @@ export class Dispatcher {
 
   attach(): void {
     this.opts.bus.addMethodHandler((msg: Message) => this.onMessage(msg));
+    onUndeliveredMessage(this.opts.bus, (message, err, { delivered }) => this.onUndelivered(message, err, delivered));
+  }
+
+  /**
+   * A message dbus-next could not read (or whose handling threw inside
+   * dbus-next) never reaches onMessage; its caller still gets an answer.
+   */
+  private onUndelivered(message: Record<string, unknown>, err: unknown, delivered: boolean): void {
+    const member = typeof message.member === 'string' ? message.member : undefined;
+    const answerable = !delivered && message.type === METHOD_CALL && typeof message.serial === 'number' && typeof message.sender === 'string';
+    if (!answerable) {
+      this.opts.log.error({ err, member, sender: message.sender, delivered }, 'a message could not be handled');
+      return;
+    }
+    this.replyError(message as unknown as Message, err, { method: member, started: process.hrtime.bigint() });
   }
 
   get callsInFlight(): number {

@@ -21,6 +21,20 @@ interface FdStream {
   on(event: 'readable', listener: () => void): void;
 }
 
+/**
+ * A message that could not be handed on, or whose handling threw inside
+ * dbus-next: `delivered` says whether it reached the listeners (which may
+ * have answered it already). `message` holds the header fields read so far.
+ */
+export type UndeliveredHandler = (message: Record<string, unknown>, err: unknown, how: { delivered: boolean }) => void;
+
+const undeliveredHandlers = new WeakMap<object, UndeliveredHandler>();
+
+/** Who hears of messages on `stream` that the reader could not deliver. */
+export function onUndelivered(stream: object, handler: UndeliveredHandler): void {
+  undeliveredHandlers.set(stream, handler);
+}
+
 /** fds taken for the message currently being delivered; claimed by `claimDeliveredFds`. */
 let deliveringFds: number[] = [];
 
@@ -77,10 +91,11 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
     opts: unknown,
   ): void {
     let fds: number[] = [];
+    const message: Record<string, unknown> = {};
+    let delivered = false;
     try {
       const fieldsBuffer = new DBusBuffer(data, 0, endian, null, opts);
       const fields = fieldsBuffer.readArray(headerSignature[0].child[0], fieldsLength) as Array<[number, [unknown, [unknown]]]>;
-      const message: Record<string, unknown> = {};
       let fdCount = 0;
       for (const [code, value] of fields) {
         message[constants.headerTypeName[code]] = value[1][0];
@@ -99,10 +114,13 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
       }
       deliveringFds = fds;
       fds = [];
+      delivered = true;
       onMessage(message);
-    } catch {
-      // The bus validates every message it routes, so this is a broken
-      // peer-to-peer stream at worst: drop the message, never its fds.
+    } catch (err) {
+      // The bus validates every message it routes, yet dbus-next cannot
+      // read everything the bus accepts (an 'h' naming an fd that was not
+      // sent): the caller must still get an answer, and the log a line.
+      undeliveredHandlers.get(stream)?.(message, err, { delivered });
     } finally {
       for (const fd of fds) closeQuietly(fd);
       for (const fd of claimDeliveredFds()) closeQuietly(fd);
