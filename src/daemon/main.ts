@@ -200,8 +200,9 @@ export async function runDaemon(argv: string[]): Promise<void> {
       await dispatcher.drain();
       try {
         await callBus(bus, { ...DBUS_DAEMON, member: 'ReleaseName', signature: 's', body: [BUS_NAME] });
-      } catch {
+      } catch (err) {
         // The bus may already be gone.
+        log.debug({ err }, 'could not release the bus name');
       }
     }
     clearInterval(reclaimTimer);

@@ -1,9 +1,10 @@
 import type { MethodDefinition } from '../bus/method';
 import { parseOptions } from '../bus/options';
+import type { Logger } from '../log';
 import type { Attachments } from '../mounts/attachments';
 import { IDMAP_DIRECTORY_ACTION } from './idmap-directory';
 
-export function listMounts(deps: { attachments: Attachments }): MethodDefinition<Record<string, never>> {
+export function listMounts(deps: { attachments: Attachments; log: Logger }): MethodDefinition<Record<string, never>> {
   return {
     name: 'ListMounts',
     inSignature: 'a{sv}',
@@ -20,8 +21,9 @@ export function listMounts(deps: { attachments: Attachments }): MethodDefinition
       // Attachments unmounted behind the daemon's back are not listed.
       try {
         deps.attachments.reconcile();
-      } catch {
+      } catch (err) {
         // A registry that cannot be written now still lists what it holds.
+        deps.log.debug({ err }, 'could not reconcile attachments before listing them');
       }
       const records = deps.attachments.list(caller.uid === 0 ? {} : { ownerUid: caller.uid });
       return {

@@ -197,7 +197,8 @@ export class Attachments {
       fd = openAt(AT_FDCWD, record.target, O_PATH | O_DIRECTORY);
       const ids = mountIdsOf(fd);
       return !(ids.legacy === legacy && ids.unique !== 0n && ids.unique.toString() !== record.mountId);
-    } catch {
+    } catch (err) {
+      this.opts.log.debug({ err, target: record.target }, 'could not check an attachment; keeping its record');
       return true;
     } finally {
       closeQuietly(fd);

@@ -149,7 +149,8 @@ export class UserNamespaceAllocator {
     let alive: boolean | undefined;
     try {
       alive = namespaceAlive(decodeHandle(record.handle));
-    } catch {
+    } catch (err) {
+      this.opts.log.debug({ err, name: record.name, ownerUid: record.ownerUid }, 'namespace liveness probe failed');
       return 'unknown';
     }
     return alive === undefined ? 'unknown' : alive ? 'alive' : 'gone';

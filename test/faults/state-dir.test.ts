@@ -243,3 +243,26 @@ rootSerial('state directory full: a restarted daemon comes up, says why it could
     undo();
   }
 });
+
+rootSerial('state directory read-only: ListMounts answers when it cannot forget a vanished attachment, and logs why', async (t) => {
+  const target = aliceDir('vanishing');
+  const attached = await callAs(alice, stack.address, 'IdmapDirectory', 'ha{sv}', [
+    pathDir(aliceDir('vanishing-tree')),
+    { Mode: v('s', 'identity'), AttachTo: v('h', pathDir(target)) },
+  ]);
+  if (!attached.ok) return t.fail(attached.message);
+  execFileSync('umount', [target]); // behind the daemon's back: reconcile must write to forget it
+  const logFrom = stack.daemon.logs.length;
+  const undo = inflict('read-only');
+  try {
+    const mounts = await callAs(alice, stack.address, 'ListMounts', 'a{sv}', [{}]);
+    t.true(mounts.ok, mounts.ok ? '' : mounts.message);
+    const output = stack.daemon.logs.slice(logFrom);
+    t.true(output.some((l) => l.includes('could not reconcile attachments') && l.includes('EROFS')), output.join('\n'));
+  } finally {
+    undo();
+  }
+  // Writable again: the record goes, as it would have.
+  const after = await callAs(alice, stack.address, 'ListMounts', 'a{sv}', [{}]);
+  t.true(after.ok && !(after.body[0] as Array<[string]>).some((m) => m[0] === target));
+});

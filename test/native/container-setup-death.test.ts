@@ -30,7 +30,7 @@ os.execv(sys.argv[1], sys.argv[1:])
 
 const SCRIPT = `
 sleep 600 & sentinel=$!
-python3 -c "$SECCOMP_EXEC" "$NODE" "$CHILD"
+/usr/bin/python3 -c "$SECCOMP_EXEC" "$NODE" "$CHILD"
 if kill -0 "$sentinel" 2>/dev/null; then echo sentinel-alive; kill "$sentinel"; else echo sentinel-dead; fi
 `;
 
