@@ -23,9 +23,24 @@ export class InvalidArgument extends NsMountError {
   }
 }
 
+/** Refused: by policy, by a failed authentication, or because polkit could not be asked. */
 export class NotAuthorized extends NsMountError {
   constructor(message: string) {
     super('NotAuthorized', message);
+  }
+}
+
+/** Authentication would have granted it, but no authentication agent was there to ask (udisks2's name). */
+export class NotAuthorizedCanObtain extends NsMountError {
+  constructor(message: string) {
+    super('NotAuthorizedCanObtain', message);
+  }
+}
+
+/** The person closed the authentication dialog (udisks2's name). */
+export class NotAuthorizedDismissed extends NsMountError {
+  constructor(message: string) {
+    super('NotAuthorizedDismissed', message);
   }
 }
 

@@ -10,7 +10,8 @@ import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
 import { Introspection, OBJECT_PATH, MANAGER_INTERFACE } from './introspection';
 import type { Authority } from '../polkit/authority';
-import { NsMountError, NotAuthorized, InteractiveAuthorizationRequired, Unavailable } from '../errors';
+import { NsMountError, NotAuthorized, Unavailable } from '../errors';
+import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
 
 export const ALLOW_INTERACTIVE_AUTHORIZATION = 0x4;
@@ -155,12 +156,8 @@ export class Dispatcher {
           details: choice.details,
           interactive: ctx.interactive,
         });
-        log.polkit = result.kind;
-        if (result.kind === 'challenge') {
-          if (!ctx.interactive) throw new InteractiveAuthorizationRequired(choice.action);
-          throw new NotAuthorized(`not authorized for ${choice.action}: authentication was required and did not succeed`);
-        }
-        if (result.kind === 'denied') throw new NotAuthorized(`not authorized for ${choice.action}: ${result.reason}`);
+        log.polkit = result.kind === 'denied' && result.cause ? `unreachable: ${result.cause}` : result.kind;
+        if (result.kind !== 'authorized') throw refusalError(result, choice.action, { interactive: ctx.interactive });
       }
       // Acting for a caller that already left would leave resources nobody owns.
       if (this.opts.callers.hasVanished(caller.sender)) throw new NotAuthorized(`caller ${caller.sender} disconnected`);

@@ -15,6 +15,10 @@ export class NsMountDBusError extends Error {
 
 export class InvalidArgument extends NsMountDBusError {}
 export class NotAuthorized extends NsMountDBusError {}
+/** Authentication would do, but no polkit agent was there to ask; still a NotAuthorized. */
+export class NotAuthorizedCanObtain extends NotAuthorized {}
+/** The person closed the authentication dialog; still a NotAuthorized. */
+export class NotAuthorizedDismissed extends NotAuthorized {}
 export class QuotaExceeded extends NsMountDBusError {}
 export class RangeExhausted extends NsMountDBusError {}
 export class NameExists extends NsMountDBusError {}
@@ -41,6 +45,8 @@ type ErrorClass = new (dbusName: string, message: string) => NsMountDBusError;
 const BY_NAME: Record<string, ErrorClass> = {
   [`${NSMOUNT_ERROR_PREFIX}InvalidArgument`]: InvalidArgument,
   [`${NSMOUNT_ERROR_PREFIX}NotAuthorized`]: NotAuthorized,
+  [`${NSMOUNT_ERROR_PREFIX}NotAuthorizedCanObtain`]: NotAuthorizedCanObtain,
+  [`${NSMOUNT_ERROR_PREFIX}NotAuthorizedDismissed`]: NotAuthorizedDismissed,
   [`${NSMOUNT_ERROR_PREFIX}QuotaExceeded`]: QuotaExceeded,
   [`${NSMOUNT_ERROR_PREFIX}RangeExhausted`]: RangeExhausted,
   [`${NSMOUNT_ERROR_PREFIX}NameExists`]: NameExists,

@@ -1,14 +1,20 @@
 // polkit CheckAuthorization for bus callers. Anything but a clear "yes" is
 // a deny: polkitd missing, erroring, the caller gone, or a challenge the
-// caller did not allow us to pursue interactively.
+// caller did not allow us to pursue interactively. The kinds of "no" stay
+// apart, because an app acts differently on each: ask again (dismissed),
+// start an agent (challenge), or give up (denied).
 import dbus from 'dbus-next';
 import type { MessageBus } from '../bus/connection';
 import { callBus, BusCallError } from '../bus/bus-call';
 
 export type AuthorizationResult =
   | { kind: 'authorized' }
+  /** Authentication would do, but nobody was asked: no agent, or not interactive. */
   | { kind: 'challenge' }
-  | { kind: 'denied'; reason: string };
+  /** An agent asked and the person closed the dialog. */
+  | { kind: 'dismissed' }
+  /** Refused by policy, authentication failed, or polkit could not be asked. */
+  | { kind: 'denied'; polkitUnreachable: boolean; cause?: string };
 
 export interface AuthorizationRequest {
   sender: string;
@@ -45,13 +51,15 @@ export class PolkitAuthority implements Authority {
       });
     } catch (err) {
       const name = err instanceof BusCallError && err.errorName ? `${err.errorName}: ` : '';
-      return { kind: 'denied', reason: `polkit could not be asked (${name}${(err as Error).message})` };
+      return { kind: 'denied', polkitUnreachable: true, cause: `${name}${(err as Error).message}` };
     }
     const result = reply[0] as [boolean, boolean, Record<string, string>] | undefined;
-    if (!Array.isArray(result)) return { kind: 'denied', reason: 'polkit sent a malformed answer' };
-    const [isAuthorized, isChallenge] = result;
+    if (!Array.isArray(result)) return { kind: 'denied', polkitUnreachable: true, cause: 'malformed answer' };
+    const [isAuthorized, isChallenge, details] = result;
     if (isAuthorized === true) return { kind: 'authorized' };
+    // polkit answers a challenge at once when it found no agent for the caller.
     if (isChallenge === true) return { kind: 'challenge' };
-    return { kind: 'denied', reason: 'polkit denied the request' };
+    if (details?.['polkit.dismissed'] === 'true') return { kind: 'dismissed' };
+    return { kind: 'denied', polkitUnreachable: false };
   }
 }

@@ -79,6 +79,8 @@ export const allow: Outcome = { allow: true };
 /** Refused by polkit: `error` is NotAuthorized or InteractiveAuthorizationRequired, naming `action`. */
 export const notAuthorized = (action: string): Outcome => ({ error: ERR + 'NotAuthorized', action });
 export const interactionRequired = (action: string): Outcome => ({ error: INTERACTIVE_REQUIRED, action });
+/** Interaction allowed, but no polkit agent to ask. */
+export const noAgent = (action: string): Outcome => ({ error: ERR + 'NotAuthorizedCanObtain', action });
 /** Refused before polkit is asked. */
 export const refused = (name: string): Outcome => ({ error: ERR + name });
 
@@ -88,7 +90,7 @@ export const refused = (name: string): Outcome => ({ error: ERR + name });
  * and with interaction allowed but no agent it is denied at once.
  */
 export function gated(action: string): Pick<Record<CallerKind, Outcome>, 'denied' | 'challenged' | 'challengedInteractive'> {
-  return { denied: notAuthorized(action), challenged: interactionRequired(action), challengedInteractive: notAuthorized(action) };
+  return { denied: notAuthorized(action), challenged: interactionRequired(action), challengedInteractive: noAgent(action) };
 }
 
 // ---------------------------------------------------------------------------

@@ -247,7 +247,7 @@ test.serial('a foreign directory with no ancestor of hers (interaction allowed, 
   directory: () => pathFd(path.join(rootDir, 'orphan')),
   options: withNs(),
   interactive: true,
-  error: 'NotAuthorized',
+  error: 'NotAuthorizedCanObtain',
   message: /org\.nsmount\.idmap-directory-untrusted/,
 });
 test.serial('the owner mode on a directory of another user', refused, {
