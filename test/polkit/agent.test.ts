@@ -1,0 +1,117 @@
+// The interactive flow through a real polkit agent: pkttyagent on a pseudo
+// terminal, registered for the calling process, authenticating an
+// administrator with a real PAM conversation (polkit-agent-helper-1 and
+// pam_unix against a shadow file of this test's own). Each way it can end
+// reaches the app under its own error name.
+//
+// polkit-agent-helper-1 is setuid and clears its environment, so it finds
+// polkitd only at the default system bus path: this test gives each agent
+// a mount namespace of its own in which /run/dbus/system_bus_socket leads
+// to the stack's bus and /etc/shadow is the test's file.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { rootSkipReason, rootTest } from '../helpers/root';
+import { startTestStack, type TestStack } from '../helpers/stack';
+import { runAsUser } from '../helpers/as-user';
+import { callAs, type CallResult } from '../helpers/call';
+import { CALL_CLIENT, PACKAGE_ROOT } from '../helpers/paths';
+import { alice, carol } from '../helpers/users';
+
+const ERR = 'org.nsmount.NsMount1.Error.';
+const PASSWORD = 'correct horse battery';
+// crypt(3) SHA-512 of PASSWORD, so the test needs no hashing tool.
+const PASSWORD_HASH = '$6$nsmtestagentsalt$EaUbdS9x6IvZaqES6Bs0iHUPG3yMLC3c0eybJ0iTCFESnFlEE2wgxHRfr55InWKqZzsiDYZ6SsrDsQqvNdjj60';
+const AGENT_DRIVER = path.join(PACKAGE_ROOT, 'test/clients/tty-agent.py');
+const DISMISSING_AGENT = path.join(PACKAGE_ROOT, 'dist/test/clients/dismissing-agent.js');
+const ALLOCATE = ['AllocateUserNamespace', 'sua{sv}'] as const;
+
+let stack: TestStack;
+let shadow: string;
+/** Alice's: the agent driver runs as her. */
+let transcripts: string;
+let runs = 0;
+
+test.before(async () => {
+  if (rootSkipReason) return;
+  stack = await startTestStack({
+    rules: `polkit.addAdminRule(function (action, subject) { return ["unix-user:${carol.name}"]; });
+polkit.addRule(function (action, subject) {
+  if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${alice.name}") return polkit.Result.AUTH_ADMIN;
+});`,
+  });
+  shadow = path.join(stack.baseDir, 'shadow');
+  fs.writeFileSync(shadow, `${carol.name}:${PASSWORD_HASH}:19000:0:99999:7:::\n`, { mode: 0o600 });
+  transcripts = path.join(stack.baseDir, 'agent');
+  fs.mkdirSync(transcripts, { mode: 0o700 });
+  fs.chownSync(transcripts, alice.uid, alice.gid);
+});
+test.after.always(() => stack?.stop());
+
+interface AgentRun {
+  result: CallResult;
+  /** What the agent showed on its terminal. */
+  transcript: string;
+}
+
+/** Alice calls with the interactive flag while pkttyagent answers for her as told. */
+async function callThroughAgent(answer: string, name: string): Promise<AgentRun> {
+  const transcript = path.join(transcripts, `agent-${++runs}.txt`);
+  const socket = stack.address.replace(/^unix:path=/, '').split(',')[0];
+  const client = [process.execPath, CALL_CLIENT, '--address', stack.address, '--member', ALLOCATE[0], '--signature', ALLOCATE[1],
+    '--body', JSON.stringify([name, 0, {}]), '--interactive'];
+  const asAlice = ['setpriv', '--reuid', String(alice.uid), '--regid', String(alice.gid), '--clear-groups', '--'];
+  const setup =
+    'mount -t tmpfs -o mode=0755 nsmtest-agent /run/dbus && ln -s "$1" /run/dbus/system_bus_socket && ' +
+    'mount --bind "$2" /etc/shadow && shift 2 && exec "$@"';
+  const run = await runAsUser('root', [
+    'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', setup, 'sh', socket, shadow,
+    ...asAlice, '/usr/bin/python3', AGENT_DRIVER, answer, transcript, '--', ...client,
+  ], { env: { DBUS_SYSTEM_BUS_ADDRESS: stack.address }, timeoutMs: 60000 });
+  const text = fs.existsSync(transcript) ? fs.readFileSync(transcript, 'utf8') : '';
+  const line = run.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return { result: JSON.parse(line) as CallResult, transcript: text };
+  } catch {
+    throw new Error(`no reply from the client (exit ${run.code}):\n${run.stdout}\n${run.stderr}\nagent:\n${text}`);
+  }
+}
+
+rootTest.serial('the right administrator password authorizes the call', async (t) => {
+  const { result, transcript } = await callThroughAgent(`password:${PASSWORD}`, 'agent-ok');
+  t.true(result.ok, JSON.stringify(result) + transcript);
+  t.regex(transcript, /AUTHENTICATING FOR org\.nsmount\.allocate-user-namespace/);
+  t.regex(transcript, new RegExp(`Authenticating as: .*${carol.name}`));
+});
+
+rootTest.serial('a wrong password is NotAuthorized', async (t) => {
+  const { result, transcript } = await callThroughAgent('password:not the password', 'agent-wrong');
+  t.like(result, { ok: false, name: `${ERR}NotAuthorized` }, transcript);
+  if (!result.ok) t.regex(result.message, /not allowed to get a user namespace/);
+});
+
+rootTest.serial('a dismissed dialog is NotAuthorizedDismissed', async (t) => {
+  // pkttyagent cannot dismiss: Ctrl-C kills it and EOF aborts it, and polkitd reports
+  // neither as dismissed. A desktop agent's Cancel button answers Cancelled, as this one does.
+  const run = await runAsUser(alice, [process.execPath, DISMISSING_AGENT, '--address', stack.address,
+    '--member', ALLOCATE[0], '--signature', ALLOCATE[1], '--body', JSON.stringify(['agent-dismissed', 0, {}])]);
+  const result = JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as CallResult & { asked: number };
+  t.like(result, { ok: false, name: `${ERR}NotAuthorizedDismissed`, asked: 1 }, run.stderr);
+  if (!result.ok) t.regex(result.message, /dialog was closed/);
+});
+
+rootTest.serial('pkttyagent killed at the prompt is a plain NotAuthorized', async (t) => {
+  const { result, transcript } = await callThroughAgent('interrupt', 'agent-interrupted');
+  t.like(result, { ok: false, name: `${ERR}NotAuthorized` }, transcript);
+});
+
+rootTest.serial('with no agent, an interactive call is NotAuthorizedCanObtain', async (t) => {
+  const result = await callAs(alice, stack.address, ALLOCATE[0], ALLOCATE[1], ['agent-none', 0, {}], { interactive: true });
+  t.like(result, { ok: false, name: `${ERR}NotAuthorizedCanObtain` });
+  if (!result.ok) t.regex(result.message, /no authentication agent/);
+});
+
+rootTest.serial('without the interactive flag, polkit asks for interactive authorization', async (t) => {
+  const result = await callAs(alice, stack.address, ALLOCATE[0], ALLOCATE[1], ['agent-flag', 0, {}]);
+  t.like(result, { ok: false, name: 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired' });
+});
