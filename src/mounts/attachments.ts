@@ -73,9 +73,7 @@ export class Attachments {
       legacyMountId: ids.legacy,
       createdUsec: (BigInt(this.now()) * 1000n).toString(),
     };
-    this.opts.store.update((state) => {
-      state.mounts.push(record);
-    });
+    this.opts.store.update((state) => state.mounts.insert(record));
     try {
       attachMount(request.mountFd, request.targetFd);
     } catch (err) {
@@ -93,23 +91,19 @@ export class Attachments {
   /** The record of the mount with this id, with its current path. */
   find(mountId: bigint): MountRecord | undefined {
     const text = mountId.toString();
-    const record = this.opts.store.read().mounts.find((m) => m.mountId === text);
+    const record = this.opts.store.read().mounts.get(text);
     return record && this.current(record);
   }
 
   /** Forgets an attachment (after it was detached); returns whether it was known. */
   remove(mountId: bigint): boolean {
     const text = mountId.toString();
-    return this.opts.store.update((state) => {
-      const before = state.mounts.length;
-      state.mounts = state.mounts.filter((m) => m.mountId !== text);
-      return state.mounts.length !== before;
-    });
+    return this.opts.store.update((state) => state.mounts.delete(text));
   }
 
   list(filter: { ownerUid?: number } = {}): MountRecord[] {
     const { mounts } = this.opts.store.read();
-    return filter.ownerUid === undefined ? mounts : mounts.filter((m) => m.ownerUid === filter.ownerUid);
+    return filter.ownerUid === undefined ? mounts.all() : mounts.where('ownerUid', filter.ownerUid);
   }
 
   /**
@@ -125,30 +119,29 @@ export class Attachments {
     let mountinfo: MountinfoEntry[] | undefined;
     const readMountinfo = () =>
       (mountinfo ??= parseMountinfo(fs.readFileSync(this.opts.mountinfoPath ?? '/proc/self/mountinfo', 'utf8')));
-    const records = this.opts.store.read().mounts;
-    const stale = new Set<string>();
+    const records = this.opts.store.read().mounts.all();
+    const stale: MountRecord[] = [];
     const moved = new Map<string, string>();
     for (const record of records) {
       const where = this.whereNow(record, readMountinfo);
-      if (where === null) stale.add(record.mountId);
+      if (where === null) stale.push(record);
       else if (where !== record.target) moved.set(record.mountId, where);
     }
-    if (stale.size > 0 || moved.size > 0) {
+    if (stale.length > 0 || moved.size > 0) {
       this.opts.store.update((state) => {
-        state.mounts = state.mounts.filter((record) => {
-          if (!stale.has(record.mountId)) return true;
+        for (const record of stale) {
+          if (!state.mounts.delete(record.mountId)) continue;
           this.opts.log.info({ target: record.target, ownerUid: record.ownerUid, mountId: record.mountId }, 'forgot an attachment that is no longer mounted');
-          return false;
-        });
-        for (const record of state.mounts) {
-          const target = moved.get(record.mountId);
-          if (target === undefined) continue;
-          this.opts.log.info({ from: record.target, to: target, mountId: record.mountId }, 'an attachment moved');
-          record.target = target;
+        }
+        for (const [mountId, target] of moved) {
+          const record = state.mounts.get(mountId);
+          if (!record) continue;
+          this.opts.log.info({ from: record.target, to: target, mountId }, 'an attachment moved');
+          state.mounts.put({ ...record, target });
         }
       });
     }
-    return { kept: records.length - stale.size, dropped: stale.size };
+    return { kept: records.length - stale.length, dropped: stale.length };
   }
 
   /** The record as it is now: its mount point where the mount has moved (for messages and polkit details). */

@@ -10,16 +10,19 @@ export class FreedBlocks {
   /** base → freed-at (ms); Map insertion order is the order of freeing. */
   private readonly order = new Map<number, number>();
   private pending: string[] = [];
+  /** Set by any change; the store clears it when it starts a transaction. */
+  touched = false;
 
   /** Records a free (buffered until the store commits). */
   markFreed(base: number, atMs: number): void {
+    this.touched = true;
     this.apply(base, atMs);
     this.pending.push(`${base} ${atMs}\n`);
   }
 
   /** Forget a block that was just handed out (memory only: the registry says it is in use). */
   take(base: number): void {
-    this.order.delete(base);
+    if (this.order.delete(base)) this.touched = true;
   }
 
   /** The least recently freed block that `usable` accepts. */

@@ -4,8 +4,8 @@
 import type { Logger } from 'pino';
 import type { RegistryStore } from '../registry/store';
 import type { FreedBlocks } from '../registry/freed-blocks';
-import type { NamespaceRecord, RegistryState } from '../registry/state';
-import { BLOCK_SIZE, blockIndexOf, type PoolRange } from './block';
+import { namespaceKey, type NamespaceRecord, type RegistryState } from '../registry/state';
+import { BLOCK_SIZE, type PoolRange } from './block';
 import { chooseBlock } from './choose-block';
 import type { Exclusions } from './exclusions';
 import { createUserNamespace } from '../native/userns';
@@ -43,7 +43,8 @@ const SWEEP_PER_ALLOCATION = 2;
 
 export class UserNamespaceAllocator {
   private readonly now: () => number;
-  private sweepCursor = 0;
+  /** Where the sweep of a few records per allocation goes on from. */
+  private sweepIterator: Iterator<NamespaceRecord> | undefined;
   readonly reclaimSupported: boolean;
 
   constructor(private readonly opts: AllocatorOptions) {
@@ -67,7 +68,7 @@ export class UserNamespaceAllocator {
         const id = namespaceId(fd);
         let handle: string | null = null;
         if (this.reclaimSupported) handle = encodeHandle(namespaceFileHandle(fd));
-        state.namespaces.push({
+        state.namespaces.insert({
           name: request.name,
           ownerUid: request.ownerUid,
           base,
@@ -99,13 +100,13 @@ export class UserNamespaceAllocator {
 
   list(filter: { ownerUid?: number } = {}): NamespaceRecord[] {
     const { namespaces } = this.opts.store.read();
-    return filter.ownerUid === undefined ? namespaces : namespaces.filter((n) => n.ownerUid === filter.ownerUid);
+    return filter.ownerUid === undefined ? namespaces.all() : namespaces.where('ownerUid', filter.ownerUid);
   }
 
   /** The live allocation this user-namespace fd belongs to, if nsmountd made it. */
   findByNamespaceId(id: bigint): NamespaceRecord | undefined {
     const text = id.toString();
-    return this.opts.store.read().namespaces.find((n) => n.namespaceId === text);
+    return this.opts.store.read().namespaces.where('namespaceId', text)[0];
   }
 
   /** Frees the blocks of every namespace that is gone; returns how many. */
@@ -119,28 +120,40 @@ export class UserNamespaceAllocator {
    * (each check costs a few microseconds).
    */
   private sweepSome(state: RegistryState, freed: FreedBlocks): void {
-    const count = Math.min(SWEEP_PER_ALLOCATION, state.namespaces.length);
-    if (count === 0) return;
-    const start = this.sweepCursor % state.namespaces.length;
-    const picked = new Set<NamespaceRecord>();
-    for (let i = 0; i < count; i++) picked.add(state.namespaces[(start + i) % state.namespaces.length]);
-    this.sweepCursor = start + count;
-    this.sweepState(state, freed, (n) => picked.has(n));
+    if (state.namespaces.size === 0) return;
+    // Resume after the last record checked, in the table's (insertion) order.
+    let iterator = this.sweepIterator;
+    const picked: NamespaceRecord[] = [];
+    for (let wrapped = false; picked.length < Math.min(SWEEP_PER_ALLOCATION, state.namespaces.size); ) {
+      const next = iterator?.next();
+      if (!next || next.done) {
+        if (wrapped) break;
+        wrapped = true;
+        iterator = state.namespaces.values();
+        continue;
+      }
+      picked.push(next.value);
+    }
+    this.sweepIterator = iterator;
+    this.sweepRecords(state, freed, picked);
   }
 
-  private sweepState(state: RegistryState, freedBlocks: FreedBlocks, only?: (n: NamespaceRecord) => boolean): number {
-    const keep: NamespaceRecord[] = [];
+  private sweepState(state: RegistryState, freed: FreedBlocks, only?: (n: NamespaceRecord) => boolean): number {
+    const candidates = only ? state.namespaces.all().filter(only) : state.namespaces.all();
+    return this.sweepRecords(state, freed, candidates);
+  }
+
+  private sweepRecords(state: RegistryState, freedBlocks: FreedBlocks, candidates: NamespaceRecord[]): number {
     let freed = 0;
-    for (const record of state.namespaces) {
-      if ((!only || only(record)) && this.liveness(record) === 'gone') {
-        freedBlocks.markFreed(record.base, this.now());
-        freed++;
-        this.opts.log.debug({ name: record.name, ownerUid: record.ownerUid, base: record.base }, 'reclaimed block');
-      } else {
-        keep.push(record);
-      }
+    for (const record of candidates) {
+      if (this.liveness(record) !== 'gone') continue;
+      // A stale iterator may offer a record deleted meanwhile: delete only what is still there.
+      if (state.namespaces.get(namespaceKey(record.base)) !== record) continue;
+      freedBlocks.markFreed(record.base, this.now());
+      state.namespaces.delete(namespaceKey(record.base));
+      freed++;
+      this.opts.log.debug({ name: record.name, ownerUid: record.ownerUid, base: record.base }, 'reclaimed block');
     }
-    state.namespaces = keep;
     return freed;
   }
 
@@ -157,18 +170,18 @@ export class UserNamespaceAllocator {
   }
 
   private ensureNameFree(state: RegistryState, freed: FreedBlocks, ownerUid: number, name: string): void {
-    const clash = (n: NamespaceRecord) => n.ownerUid === ownerUid && n.name === name;
-    if (!state.namespaces.some(clash)) return;
-    this.sweepState(state, freed, clash);
-    if (state.namespaces.some(clash)) {
+    const clashing = () => state.namespaces.where('ownerUid', ownerUid).filter((n) => n.name === name);
+    if (clashing().length === 0) return;
+    this.sweepRecords(state, freed, clashing());
+    if (clashing().length > 0) {
       throw new NameExists(`you already have a live user namespace named "${name}"`);
     }
   }
 
   private ensureQuota(state: RegistryState, freed: FreedBlocks, ownerUid: number): void {
-    const count = () => state.namespaces.filter((n) => n.ownerUid === ownerUid).length;
+    const count = () => state.namespaces.where('ownerUid', ownerUid).length;
     if (count() < this.opts.quotaPerUid) return;
-    this.sweepState(state, freed, (n) => n.ownerUid === ownerUid);
+    this.sweepRecords(state, freed, state.namespaces.where('ownerUid', ownerUid));
     if (count() >= this.opts.quotaPerUid) {
       throw new QuotaExceeded(`uid ${ownerUid} already has ${count()} live user namespaces (quota ${this.opts.quotaPerUid})`);
     }
@@ -176,10 +189,9 @@ export class UserNamespaceAllocator {
 
   private pickBlock(state: RegistryState, freed: FreedBlocks): number {
     const attempt = () => {
-      const inUse = new Set(state.namespaces.map((n) => blockIndexOf(n.base)));
       return chooseBlock({
         pool: this.opts.pool,
-        inUse: (b) => inUse.has(b),
+        inUse: (b) => state.namespaces.has(namespaceKey(b * BLOCK_SIZE)),
         blocked: this.opts.exclusions.blockedBlocks(this.now()),
         neverUsedFrom: state.neverUsedFrom,
         leastRecentlyFreed: (usable) => freed.pickLeastRecentlyFreed(usable),

@@ -25,7 +25,7 @@ import { startPolkitd, type Polkitd } from '../../src/stack/polkitd';
 import { connectBus, safeDisconnect, waitForName } from '../../src/stack/bus-connection';
 import { namespaceId } from '../../src/native/nsfs';
 import { closeQuietly } from '../../src/native/fd';
-import { holderPids, logEntries, pinNamespacesOf, readRegistry } from './fixture';
+import { holderPids, logEntries, pinNamespacesOf, readRegistry, registryFiles } from './fixture';
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -70,7 +70,7 @@ const busGoesAway = test.macro({
       cleanups.push(() => pinned.forEach((fd) => closeQuietly(fd)));
       t.is(pinned.length, 2);
       await held.release();
-      const registryBefore = fs.readFileSync(path.join(stack.stateDir, 'registry.json'));
+      const registryBefore = registryFiles(stack.stateDir);
 
       // Only nsmountd should see its bus die: usocket closes a connection
       // that fails by error and drops its wrapper before libuv has finished
@@ -90,7 +90,7 @@ const busGoesAway = test.macro({
         first.lines.some((l) => /^\s+at /.test(l) || /"stack":/.test(l) || /\\n\s+at /.test(l)),
         `a stack trace in the output:\n${first.lines.join('\n')}`,
       );
-      t.deepEqual(fs.readFileSync(path.join(stack.stateDir, 'registry.json')), registryBefore, 'exiting wrote nothing');
+      t.deepEqual(registryFiles(stack.stateDir), registryBefore, 'exiting wrote nothing');
 
       // The service manager's part: a new bus (with its polkitd) and a new
       // daemon on the same state directory.

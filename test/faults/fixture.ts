@@ -4,16 +4,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import dbus, { type MessageBus } from 'dbus-next';
-import { emptyState, validateState, type RegistryState } from '../../src/registry/state';
+import type { RegistryDocument } from '../../src/registry/state';
+import { RegistryStore } from '../../src/registry/store';
 import { parseMountinfo, type MountinfoEntry } from '../../src/idmap/mountinfo';
 
 export const ERR = 'org.nsmount.NsMount1.Error.';
 
-/** The registry file as it is on disk, validated the way the daemon validates it; throws if it is damaged. */
-export function readRegistry(stateDir: string): RegistryState {
-  const file = path.join(stateDir, 'registry.json');
-  if (!fs.existsSync(file)) return emptyState();
-  return validateState(JSON.parse(fs.readFileSync(file, 'utf8')));
+/** The registry as it is on disk (snapshot and journal), read and validated the way the daemon does; throws if it is damaged. */
+export function readRegistry(stateDir: string): RegistryDocument {
+  return RegistryStore.readDocument(stateDir);
+}
+
+/** The registry's files (snapshot, journal, freed-block log) as they are on disk; absent ones are null. */
+export function registryFiles(stateDir: string): Record<string, string | null> {
+  const files = ['registry.json', 'registry.journal', 'freed.log'];
+  return Object.fromEntries(files.map((name) => {
+    const file = path.join(stateDir, name);
+    return [name, fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null];
+  }));
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10000): Promise<T> {

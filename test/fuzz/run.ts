@@ -16,7 +16,7 @@ import { PACKAGE_ROOT, SERVICE_NAME } from '../helpers/paths';
 import { callBus } from '../../src/stack/bus-connection';
 import { FD_ZOO_PROLOGUE, PYTHON } from './fd-zoo';
 import type { FuzzEnv, FuzzSummary } from './types';
-import { validateState } from '../../src/registry/state';
+import { RegistryStore } from '../../src/registry/store';
 
 export const FUZZ_CLIENT = path.join(PACKAGE_ROOT, 'dist/test/clients/fuzz.js');
 export const SEEDS_DIR = path.join(PACKAGE_ROOT, 'test/fuzz/seeds');
@@ -302,13 +302,11 @@ const equal = (a: string[], b: string[]) => a.length === b.length && a.every((x,
  * it must hold nothing for the fuzz users.
  */
 export function registryProblems(f: FuzzStack, opts: { settled: boolean }): string[] {
-  const file = path.join(f.stack.stateDir, 'registry.json');
-  if (!fs.existsSync(file)) return [];
   let state;
   try {
-    state = validateState(JSON.parse(fs.readFileSync(file, 'utf8')));
+    state = RegistryStore.readDocument(f.stack.stateDir);
   } catch (err) {
-    return [`registry.json is invalid: ${(err as Error).message}`];
+    return [`the registry is invalid: ${(err as Error).message}`];
   }
   const problems: string[] = [];
   const bases = new Map<number, string>();

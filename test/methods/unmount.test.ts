@@ -172,13 +172,14 @@ rootTest.serial('an attachment whose ancestor was renamed is listed at its new p
 rootTest.serial('when the registry cannot be written the attachment is undone', async (t) => {
   const home = await portableHome(t, 'home-readonly-registry');
   const target = ownedDir(aliceDir, 'mnt-readonly-registry', alice);
-  // Even root cannot create the registry's temporary file in an immutable directory.
-  execFileSync('chattr', ['+i', stack.stateDir]);
+  // Even root cannot create a file in an immutable directory, nor write an immutable file (the journal).
+  const immutable = [stack.stateDir, ...fs.readdirSync(stack.stateDir).map((name) => path.join(stack.stateDir, name))];
+  execFileSync('chattr', ['+i', ...immutable]);
   let r: CallResult;
   try {
     r = await attach(alice, home, target, 'owner');
   } finally {
-    execFileSync('chattr', ['-i', stack.stateDir]);
+    execFileSync('chattr', ['-i', ...immutable]);
   }
   expectError(t, r, 'System', /registry/);
   t.deepEqual(mountsBelow(stack.daemon.pid, target), [], 'no mount left behind');
