@@ -11,6 +11,7 @@ import { inspectImageFd } from '../image/image-fd';
 import { selectPartitions } from '../image/mount-image';
 import { classifyImage, type ImageTrust } from '../image/trust';
 import { asArgument } from './argument-errors';
+import { plainText } from '../polkit/plain-text';
 
 export const ATTACH_TO_OPTION = 'options.AttachTo';
 
@@ -69,10 +70,25 @@ function attachedDesignator(selected: readonly DissectedPartition[]): string {
   );
 }
 
+/**
+ * How a person would recognise the image: the label of the partition
+ * that matters most (the attached one, else root, else the first), or
+ * its file system when it has none. Labels come from the image's maker.
+ */
+function imageLabel(plan: MountPlan): string {
+  const main =
+    plan.selected.find((p) => p.designator === plan.attach?.designator) ??
+    plan.selected.find((p) => p.designator === 'root') ??
+    plan.selected[0];
+  const label = plainText(main?.label ?? '').trim();
+  return label ? `labelled "${label}"` : `no label, ${main?.fstype ?? 'unknown'} file system`;
+}
+
 /** What polkit agents show and rules see. */
 export function polkitDetails(request: MountRequest, plan: MountPlan): Record<string, string> {
   const details: Record<string, string> = {
     image: plan.trust.path,
+    label: imageLabel(plan),
     trusted: String(plan.trust.trusted),
     filesystems: [...new Set(plan.selected.map((p) => p.fstype ?? ''))].join(','),
     partitions: plan.selected.map((p) => p.designator).join(','),

@@ -9,6 +9,8 @@
 # that receives everything the agent printed on its terminal.
 import os
 import pty
+import select
+import termios
 import sys
 import time
 
@@ -26,12 +28,18 @@ os.close(ready_w)
 os.read(ready_r, 1)
 os.close(ready_r)
 
+client_pid = os.getpid()
 if os.fork() == 0:
-    # The person at the terminal: answers the first prompt, records everything.
+    # The person at the terminal: answers the first prompt and records
+    # everything, for as long as the client runs. The agent still has to
+    # send its answer to polkitd after printing the outcome, so it goes
+    # only with the client.
     seen = b""
     answered = False
     with open(transcript, "wb") as out:
-        while True:
+        while os.getppid() == client_pid:
+            if not select.select([terminal], [], [], 0.05)[0]:
+                continue
             try:
                 chunk = os.read(terminal, 4096)
             except OSError:
@@ -43,14 +51,15 @@ if os.fork() == 0:
             seen += chunk
             if not answered and b"Password:" in seen:
                 answered = True
-                time.sleep(0.1)  # the agent turns echo off after printing the prompt
+                # Typing before the agent turns echo off would be flushed by its tcsetattr.
+                while termios.tcgetattr(terminal)[3] & termios.ECHO:
+                    time.sleep(0.01)
                 if answer == "interrupt":
                     os.write(terminal, b"\x03")
                 else:
                     os.write(terminal, answer.split(":", 1)[1].encode() + b"\n")
-            if answered and (answer == "interrupt" or b"====" in seen.split(b"Password:", 1)[-1]):
-                break
-    # The agent's job is done; it would otherwise wait for the next request.
+    while os.getppid() == client_pid:
+        time.sleep(0.05)
     try:
         os.kill(agent, 15)
     except ProcessLookupError:

@@ -17,6 +17,7 @@ import { runAsUser } from '../helpers/as-user';
 import { callAs, type CallResult } from '../helpers/call';
 import { CALL_CLIENT, PACKAGE_ROOT } from '../helpers/paths';
 import { alice, carol } from '../helpers/users';
+import { makeExt4 } from '../helpers/images';
 
 const ERR = 'org.nsmount.NsMount1.Error.';
 const PASSWORD = 'correct horse battery';
@@ -55,11 +56,13 @@ interface AgentRun {
 }
 
 /** Alice calls with the interactive flag while pkttyagent answers for her as told. */
-async function callThroughAgent(answer: string, name: string): Promise<AgentRun> {
+async function callThroughAgent(answer: string, name: string, call: { member: string; signature: string; body: unknown[] } = {
+  member: ALLOCATE[0], signature: ALLOCATE[1], body: [name, 0, {}],
+}): Promise<AgentRun> {
   const transcript = path.join(transcripts, `agent-${++runs}.txt`);
   const socket = stack.address.replace(/^unix:path=/, '').split(',')[0];
-  const client = [process.execPath, CALL_CLIENT, '--address', stack.address, '--member', ALLOCATE[0], '--signature', ALLOCATE[1],
-    '--body', JSON.stringify([name, 0, {}]), '--interactive'];
+  const client = [process.execPath, CALL_CLIENT, '--address', stack.address, '--member', call.member, '--signature', call.signature,
+    '--body', JSON.stringify(call.body), '--interactive'];
   const asAlice = ['setpriv', '--reuid', String(alice.uid), '--regid', String(alice.gid), '--clear-groups', '--'];
   const setup =
     'mount -t tmpfs -o mode=0755 nsmtest-agent /run/dbus && ln -s "$1" /run/dbus/system_bus_socket && ' +
@@ -114,4 +117,15 @@ rootTest.serial('with no agent, an interactive call is NotAuthorizedCanObtain', 
 rootTest.serial('without the interactive flag, polkit asks for interactive authorization', async (t) => {
   const result = await callAs(alice, stack.address, ALLOCATE[0], ALLOCATE[1], ['agent-flag', 0, {}]);
   t.like(result, { ok: false, name: 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired' });
+});
+
+rootTest.serial('the dialog names the image and its label, with control characters stripped', async (t) => {
+  const image = makeExt4(transcripts, 'holiday.ext4', { label: 'Holiday\x1b[31m' });
+  fs.chownSync(image, alice.uid, alice.gid);
+  const { result, transcript } = await callThroughAgent(`password:${PASSWORD}`, 'agent-mount', {
+    member: 'Mount', signature: 'ha{sv}', body: [{ $fd: image, mode: 'r' }, {}],
+  });
+  t.true(result.ok, JSON.stringify(result) + transcript + stack.polkit.logs.slice(-30).join('\n') + stack.daemon.logs.slice(-5).join('\n'));
+  t.true(transcript.includes(`Authentication is required to mount the disk image ${image} (labelled "Holiday[31m")`), transcript);
+  t.false(/Holiday\x1b/.test(transcript));
 });
