@@ -5,8 +5,14 @@
 // instead: /proc/self/fd/N reopens the very inode (no path lookup the caller
 // could redirect), read-only whatever the caller's mode, and closes with the
 // probe. The loop device keeps using the caller's fd itself.
+//
+// The open is O_NONBLOCK: a caller holding a write lease (F_SETLEASE) on
+// the file would otherwise make it wait out the lease-break time (45 s) on
+// Node's only thread, stalling every other caller. Non-blocking, the open
+// fails at once with EWOULDBLOCK instead; reads from a regular file or a
+// block device ignore the flag.
 import fs from 'node:fs';
-import { SystemError } from '../errors';
+import { BadFileDescriptor, SystemError } from '../errors';
 import { Errno } from '../native/errno';
 
 /** Runs `probe` with a fresh O_RDONLY|O_CLOEXEC fd of the file behind `fd`. */
@@ -14,9 +20,12 @@ export function withPrivateProbeFd<T>(fd: number, probe: (privateFd: number) => 
   let privateFd: number;
   try {
     // libuv adds O_CLOEXEC to every open.
-    privateFd = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NOCTTY);
+    privateFd = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).errno;
+    if (typeof errno === 'number' && Math.abs(errno) === Errno.EAGAIN) {
+      throw new BadFileDescriptor('image', 'a process holds a lease on the file (F_SETLEASE); release it and call again');
+    }
     throw new SystemError(typeof errno === 'number' ? errno : Errno.EIO, 'reopen the image for probing');
   }
   try {
