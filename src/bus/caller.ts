@@ -25,7 +25,12 @@ export class CallerDirectory {
 
   constructor(
     private readonly bus: MessageBus,
-    private readonly opts: { primaryGroup?: CredentialsLookup; maxEntries?: number } = {},
+    private readonly opts: {
+      primaryGroup?: CredentialsLookup;
+      maxEntries?: number;
+      /** Why a uid may not call at all (e.g. it is a container's id), or undefined. */
+      refuseUid?: (uid: number) => string | undefined;
+    } = {},
   ) {}
 
   /** Feed NameOwnerChanged here so departed callers are forgotten and known to be gone. */
@@ -45,6 +50,13 @@ export class CallerDirectory {
   }
 
   async lookup(sender: string | undefined): Promise<Caller> {
+    const caller = await this.identify(sender);
+    const refusal = this.opts.refuseUid?.(caller.uid);
+    if (refusal) throw new NotAuthorized(refusal);
+    return caller;
+  }
+
+  private async identify(sender: string | undefined): Promise<Caller> {
     if (!sender) throw new NotAuthorized('the message carries no sender; cannot identify the caller');
     const cached = this.cache.get(sender);
     if (cached) return cached;

@@ -31,6 +31,10 @@ export function integer(rule: IntegerRule): Check<number> {
   };
 }
 
+export function boolean(): Check<boolean> {
+  return (value) => (typeof value === 'boolean' ? ok(value) : bad('must be true or false'));
+}
+
 export function oneOf<T extends string>(choices: readonly T[]): Check<T> {
   return (value) =>
     typeof value === 'string' && (choices as readonly string[]).includes(value)

@@ -4,7 +4,7 @@
 import { defaultConfig } from './defaults';
 import { LOG_LEVELS } from './types';
 
-const toml = (value: string | number | string[]): string =>
+const toml = (value: string | number | boolean | string[]): string =>
   Array.isArray(value) ? `[${value.map((v) => JSON.stringify(v)).join(', ')}]` : JSON.stringify(value);
 
 export function exampleConfigText(): string {
@@ -39,6 +39,17 @@ export function exampleConfigText(): string {
 
 # Seconds between sweeps that take back the ranges of namespaces that are gone.
 #reclaim_interval_sec = ${toml(d.pool.reclaimIntervalSec)}
+
+# A namespace can leave files owned by its host IDs wherever it may write,
+# e.g. a setuid copy of a shell in /tmp. So a block once handed to a user is
+# only ever handed to that same user again, and a user whose former blocks
+# are all that is left gets RangeExhausted. The risk of true: the user who
+# held a block before keeps what its namespaces left behind, and through it
+# becomes root in the containers of whoever gets the block next. Only turn
+# it on where all users trust each other. Who held which block is kept in
+# state_dir: on a tmpfs (/run) it is forgotten at reboot, while leftovers on
+# disk stay; keep state_dir on disk where that matters.
+#reuse_across_users = ${toml(d.pool.reuseAcrossUsers)}
 
 [images]
 # Images inside these directories are trusted (polkit action

@@ -1,7 +1,7 @@
 // Which TOML keys exist, where each lands in Config and how it is checked.
 // Anything not listed here is refused, so a typo cannot silently leave a
 // default in force.
-import { absolutePath, absolutePaths, integer, oneOf, Check } from './checks';
+import { absolutePath, absolutePaths, boolean, integer, oneOf, Check } from './checks';
 import { LOG_LEVELS, Config } from './types';
 
 /** Highest ID the kernel accepts in a map: (uid_t)-1 is "no ID". */
@@ -28,6 +28,7 @@ export const SCHEMA: Schema = {
     last: { prop: 'last', check: integer({ min: BLOCK, max: MAX_ID }) },
     quota_per_uid: { prop: 'quotaPerUid', check: integer({ min: 1 }) },
     reclaim_interval_sec: { prop: 'reclaimIntervalSec', check: integer({ min: 1 }) },
+    reuse_across_users: { prop: 'reuseAcrossUsers', check: boolean() },
   },
   images: {
     directories: { prop: 'directories', check: absolutePaths() },

@@ -20,6 +20,8 @@ export interface Config {
     quotaPerUid: number;
     /** How often ranges of namespaces that are gone are taken back. */
     reclaimIntervalSec: number;
+    /** Hand a block last held by one user to another user (files left behind then change hands). */
+    reuseAcrossUsers: boolean;
   };
   images: {
     /** Directories whose images count as trusted (org.nsmount.mount-image). */

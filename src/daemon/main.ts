@@ -19,6 +19,7 @@ import { PolkitAuthority } from '../polkit/authority';
 import { RegistryStore } from '../registry/store';
 import { UserNamespaceAllocator } from '../userns/allocator';
 import { Exclusions } from '../userns/exclusions';
+import { containerCallerRefusal } from '../userns/container-caller';
 import { Attachments } from '../mounts/attachments';
 import { loadConfig, ConfigError, type Config } from '../config';
 import { startEmbeddedStack, systemBusReachable, type EmbeddedStack } from '../stack/embedded';
@@ -103,6 +104,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     store,
     pool: { first: config.pool.first, last: config.pool.last },
     quotaPerUid: config.pool.quotaPerUid,
+    reuseAcrossUsers: config.pool.reuseAcrossUsers,
     exclusions: new Exclusions(),
     log,
   });
@@ -134,7 +136,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
     fail(`cannot connect to the bus at ${address}: ${(err as Error).message}`);
   }
 
-  const callers = new CallerDirectory(bus);
+  const pool = { first: config.pool.first, last: config.pool.last };
+  const callers = new CallerDirectory(bus, { refuseUid: (uid) => containerCallerRefusal(uid, pool) });
   bus.on('message', (msg: dbus.Message) => {
     if (msg.type === 4 && msg.sender === 'org.freedesktop.DBus' && msg.member === 'NameOwnerChanged') {
       const [name, , newOwner] = msg.body as [string, string, string];

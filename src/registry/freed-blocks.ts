@@ -1,33 +1,54 @@
-// When each 64K block was last freed, kept apart from registry.json in an
-// append-only log: the set grows towards every block of the pool over a
-// long uptime, and rewriting it with each allocation would make every call
-// pay for the whole history. Blocks are appended in the order they are
-// freed, so insertion order is least-recently-freed order.
+// When each 64K block was last freed and whose it was, kept apart from
+// registry.json in an append-only log: the set grows towards every block
+// of the pool over a long uptime, and rewriting it with each allocation
+// would make every call pay for the whole history. Blocks are appended in
+// the order they are freed, so insertion order is least-recently-freed
+// order.
 import fs from 'node:fs';
+
+/**
+ * Who last held a freed block: a uid; 'none' for a block the pool skipped
+ * without ever handing it out; 'unknown' for a line written before owners
+ * were recorded. Files its namespace left behind are owned by its ids, so
+ * only a block's last owner may get it again (see chooseBlock).
+ */
+export type BlockOwner = number | 'none' | 'unknown';
+
+export interface FreedBlock {
+  atMs: number;
+  owner: BlockOwner;
+}
 
 /** In-memory view, ordered least recently freed first. */
 export class FreedBlocks {
-  /** base → freed-at (ms); Map insertion order is the order of freeing. */
-  private readonly order = new Map<number, number>();
+  /** base → when and whose; Map insertion order is the order of freeing. */
+  private readonly order = new Map<number, FreedBlock>();
+  /** The same blocks per owner, in the same order: a user's own blocks are found without a scan of the pool. */
+  private readonly byOwner = new Map<BlockOwner, Set<number>>();
   private pending: string[] = [];
   /** Set by any change; the store clears it when it starts a transaction. */
   touched = false;
 
   /** Records a free (buffered until the store commits). */
-  markFreed(base: number, atMs: number): void {
+  markFreed(base: number, atMs: number, owner: BlockOwner = 'unknown'): void {
     this.touched = true;
-    this.apply(base, atMs);
-    this.pending.push(`${base} ${atMs}\n`);
+    this.apply(base, atMs, owner);
+    this.pending.push(formatFreedLine(base, { atMs, owner }));
   }
 
   /** Forget a block that was just handed out (memory only: the registry says it is in use). */
   take(base: number): void {
-    if (this.order.delete(base)) this.touched = true;
+    const old = this.order.get(base);
+    if (!old) return;
+    this.order.delete(base);
+    this.byOwner.get(old.owner)?.delete(base);
+    this.touched = true;
   }
 
-  /** The least recently freed block that `usable` accepts. */
-  pickLeastRecentlyFreed(usable: (base: number) => boolean): number | undefined {
-    for (const base of this.order.keys()) if (usable(base)) return base;
+  /** The least recently freed block that `usable` accepts, of `owner` only if given. */
+  pickLeastRecentlyFreed(usable: (base: number) => boolean, owner?: BlockOwner): number | undefined {
+    const bases = owner === undefined ? this.order.keys() : (this.byOwner.get(owner) ?? []);
+    for (const base of bases) if (usable(base)) return base;
     return undefined;
   }
 
@@ -35,18 +56,25 @@ export class FreedBlocks {
     return this.order.has(base);
   }
 
+  ownerOf(base: number): BlockOwner | undefined {
+    return this.order.get(base)?.owner;
+  }
+
   get size(): number {
     return this.order.size;
   }
 
-  entries(): Array<[number, number]> {
+  entries(): Array<[number, FreedBlock]> {
     return [...this.order.entries()];
   }
 
   /** @internal for the store */
-  apply(base: number, atMs: number): void {
-    this.order.delete(base);
-    this.order.set(base, atMs);
+  apply(base: number, atMs: number, owner: BlockOwner): void {
+    this.take(base);
+    this.order.set(base, { atMs, owner });
+    let bases = this.byOwner.get(owner);
+    if (!bases) this.byOwner.set(owner, (bases = new Set()));
+    bases.add(base);
   }
 
   /** @internal for the store */
@@ -62,13 +90,23 @@ export class FreedBlocks {
   }
 }
 
-/** "BASE AT\n" lines; a torn last line (crash mid-append) is ignored. */
+/** "BASE AT OWNER\n", OWNER a uid or "-" for never handed out. */
+export function formatFreedLine(base: number, { atMs, owner }: FreedBlock): string {
+  if (owner === 'unknown') return `${base} ${atMs}\n`;
+  return `${base} ${atMs} ${owner === 'none' ? '-' : owner}\n`;
+}
+
+/**
+ * "BASE AT OWNER" lines; a line without OWNER (written before owners were
+ * recorded) gives 'unknown'. A torn last line (crash mid-append) is ignored.
+ */
 export function parseFreedLog(text: string, into: FreedBlocks): number {
   let lines = 0;
   for (const line of text.split('\n')) {
-    const m = /^(\d+) (\d+)$/.exec(line);
+    const m = /^(\d+) (\d+)(?: (\d+|-))?$/.exec(line);
     if (!m) continue;
-    into.apply(Number(m[1]), Number(m[2]));
+    const owner: BlockOwner = m[3] === undefined ? 'unknown' : m[3] === '-' ? 'none' : Number(m[3]);
+    into.apply(Number(m[1]), Number(m[2]), owner);
     lines++;
   }
   return lines;

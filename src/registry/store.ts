@@ -24,7 +24,7 @@ import {
   type Scalars,
   type NamespaceRecord,
 } from './state';
-import { FreedBlocks, parseFreedLog, appendDurably } from './freed-blocks';
+import { FreedBlocks, parseFreedLog, appendDurably, formatFreedLine } from './freed-blocks';
 import { JOURNAL_FILE, entryLine, headerLine, parseJournal, type JournalEntry } from './journal';
 import type { Table, TableOp } from './table';
 import { flock, LOCK_EX, LOCK_UN } from '../native/fd';
@@ -431,7 +431,7 @@ export class RegistryStore {
   private compactFreed(): void {
     const text = this.freed
       .entries()
-      .map(([base, at]) => `${base} ${at}\n`)
+      .map(([base, block]) => formatFreedLine(base, block))
       .join('');
     replaceFile(this.freedFile, text);
     const st = fs.statSync(this.freedFile, { bigint: true });

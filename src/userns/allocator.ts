@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { RegistryStore } from '../registry/store';
 import type { FreedBlocks } from '../registry/freed-blocks';
 import { namespaceKey, type NamespaceRecord, type RegistryState } from '../registry/state';
-import { BLOCK_SIZE, type PoolRange } from './block';
+import { BLOCK_SIZE, blockIndexOf, poolBlockIndices, type PoolRange } from './block';
 import { chooseBlock } from './choose-block';
 import type { Exclusions } from './exclusions';
 import { createUserNamespace } from '../native/userns';
@@ -25,6 +25,8 @@ export interface AllocatorOptions {
   store: RegistryStore;
   pool: PoolRange;
   quotaPerUid: number;
+  /** Hand a block last held by one user to another (off by default: see chooseBlock). */
+  reuseAcrossUsers?: boolean;
   exclusions: Exclusions;
   log: Logger;
   now?: () => number;
@@ -62,7 +64,7 @@ export class UserNamespaceAllocator {
         this.sweepSome(state, freed);
         this.ensureNameFree(state, freed, request.ownerUid, request.name);
         this.ensureQuota(state, freed, request.ownerUid);
-        const base = this.pickBlock(state, freed);
+        const base = this.pickBlock(state, freed, request.ownerUid);
         const map = [{ inside: 0, outside: base, count: request.size }];
         fd = this.createNamespace(request.ownerUid, request.ownerGid, map);
         const id = namespaceId(fd);
@@ -149,7 +151,7 @@ export class UserNamespaceAllocator {
       if (this.liveness(record) !== 'gone') continue;
       // A stale iterator may offer a record deleted meanwhile: delete only what is still there.
       if (state.namespaces.get(namespaceKey(record.base)) !== record) continue;
-      freedBlocks.markFreed(record.base, this.now());
+      freedBlocks.markFreed(record.base, this.now(), record.ownerUid);
       state.namespaces.delete(namespaceKey(record.base));
       freed++;
       this.opts.log.debug({ name: record.name, ownerUid: record.ownerUid, base: record.base }, 'reclaimed block');
@@ -187,14 +189,17 @@ export class UserNamespaceAllocator {
     }
   }
 
-  private pickBlock(state: RegistryState, freed: FreedBlocks): number {
+  private pickBlock(state: RegistryState, freed: FreedBlocks, requester: number): number {
+    const inUse = (b: number) => state.namespaces.has(namespaceKey(b * BLOCK_SIZE));
     const attempt = () => {
       return chooseBlock({
         pool: this.opts.pool,
-        inUse: (b) => state.namespaces.has(namespaceKey(b * BLOCK_SIZE)),
+        requester,
+        reuseAcrossUsers: this.opts.reuseAcrossUsers ?? false,
+        inUse,
         blocked: this.opts.exclusions.blockedBlocks(this.now()),
         neverUsedFrom: state.neverUsedFrom,
-        leastRecentlyFreed: (usable) => freed.pickLeastRecentlyFreed(usable),
+        leastRecentlyFreed: (usable, owner) => freed.pickLeastRecentlyFreed(usable, owner),
       });
     };
     let choice = attempt();
@@ -203,15 +208,31 @@ export class UserNamespaceAllocator {
       this.opts.exclusions.invalidate();
       choice = attempt();
     }
-    if (choice === undefined) {
-      throw new RangeExhausted(
-        `no free ${BLOCK_SIZE}-id block left in the pool ${this.opts.pool.first}..${this.opts.pool.last}`,
-      );
-    }
+    if (choice === undefined) throw this.exhausted(freed, requester, inUse);
     const now = this.now();
-    for (const b of choice.skipped) freed.markFreed(b * BLOCK_SIZE, now);
+    for (const b of choice.skipped) freed.markFreed(b * BLOCK_SIZE, now, 'none');
     state.neverUsedFrom = choice.neverUsedFrom;
     freed.take(choice.base);
     return choice.base;
+  }
+
+  /** Says why nothing is left, naming the blocks only other users may have. */
+  private exhausted(freed: FreedBlocks, requester: number, inUse: (blockIndex: number) => boolean): RangeExhausted {
+    const pool = `${this.opts.pool.first}..${this.opts.pool.last}`;
+    const { first, last } = poolBlockIndices(this.opts.pool);
+    const blocked = this.opts.exclusions.blockedBlocks(this.now());
+    let othersFree = 0;
+    for (const [base, { owner }] of freed.entries()) {
+      const b = blockIndexOf(base);
+      if (b >= first && b <= last && !blocked.has(b) && !inUse(b) && owner !== requester && owner !== 'none') othersFree++;
+    }
+    if (othersFree === 0 || this.opts.reuseAcrossUsers) {
+      return new RangeExhausted(`no free ${BLOCK_SIZE}-id block left in the pool ${pool}`);
+    }
+    return new RangeExhausted(
+      `no block of the pool ${pool} is free for uid ${requester}: the ${othersFree} free ` +
+        `block${othersFree === 1 ? ' was' : 's were'} last used by other users, and a block is never handed ` +
+        `to another user (files its namespaces left behind would be theirs; pool.reuse_across_users allows it)`,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { BLOCK_SIZE, poolBlockIndices, type PoolRange } from './block';
+import type { BlockOwner } from '../registry/freed-blocks';
 
 export interface BlockChoice {
   base: number;
@@ -9,20 +10,37 @@ export interface BlockChoice {
 }
 
 /**
- * The least recently freed usable block, where never-used blocks count as
- * freed at the beginning of time (lowest first): reuse is delayed as long
- * as possible so a stale owner of a uid is unlikely to meet a new tenant.
- * Blocks at or above `neverUsedFrom` have never been handed out; below it,
- * free blocks are those in `leastRecentlyFreed`'s order.
+ * Which free block `requester` gets. A namespace can leave files owned by
+ * its host ids anywhere it can write (a setuid copy of a shell in /tmp),
+ * so a block once handed to a user is only ever handed to that user again,
+ * unless the site accepts reuse across users (`reuseAcrossUsers`). In order:
+ *   1. the requester's own least recently freed block: it keeps the pool
+ *      for others, as one user never holds more blocks than it once had
+ *      namespaces at the same time;
+ *   2. the lowest never-used block (at or above `neverUsedFrom`);
+ *   3. a block the cursor passed without handing it out (owner 'none');
+ *   4. only with `reuseAcrossUsers`: anyone's least recently freed block,
+ *      so a stale owner of a uid is as unlikely as can be to meet a new
+ *      tenant.
  */
 export function chooseBlock(opts: {
   pool: PoolRange;
+  requester: number;
+  reuseAcrossUsers: boolean;
   inUse: (blockIndex: number) => boolean;
   blocked: Set<number>;
   neverUsedFrom: number;
-  leastRecentlyFreed: (usable: (base: number) => boolean) => number | undefined;
+  /** Least recently freed block that `usable` accepts, last held by `owner` if given. */
+  leastRecentlyFreed: (usable: (base: number) => boolean, owner?: BlockOwner) => number | undefined;
 }): BlockChoice | undefined {
   const { first, last } = poolBlockIndices(opts.pool);
+  const usable = (candidate: number) => {
+    const b = candidate / BLOCK_SIZE;
+    return Number.isInteger(b) && b >= first && b <= last && !opts.blocked.has(b) && !opts.inUse(b);
+  };
+  const own = opts.leastRecentlyFreed(usable, opts.requester);
+  if (own !== undefined) return { base: own, neverUsedFrom: opts.neverUsedFrom, skipped: [] };
+
   const skipped: number[] = [];
   for (let b = Math.max(first, opts.neverUsedFrom); b <= last; b++) {
     if (opts.blocked.has(b) || opts.inUse(b)) {
@@ -31,11 +49,9 @@ export function chooseBlock(opts: {
     }
     return { base: b * BLOCK_SIZE, neverUsedFrom: b + 1, skipped };
   }
-  const base = opts.leastRecentlyFreed((candidate) => {
-    const b = candidate / BLOCK_SIZE;
-    return Number.isInteger(b) && b >= first && b <= last && !opts.blocked.has(b) && !opts.inUse(b);
-  });
   // No never-used block is usable: move the cursor past the pool once, so
   // later calls do not rescan excluded blocks; those join the freed order.
+  const base =
+    opts.leastRecentlyFreed(usable, 'none') ?? (opts.reuseAcrossUsers ? opts.leastRecentlyFreed(usable) : undefined);
   return base === undefined ? undefined : { base, neverUsedFrom: last + 1, skipped };
 }

@@ -106,6 +106,12 @@ test('an unknown log level', rejects, {
   key: 'daemon.log_level',
   problem: /must be one of "fatal", "error", "warn", "info", "debug", "trace"/,
 });
+test('reuse across users given as a string', rejects, {
+  files: '[pool]\nreuse_across_users = "no"\n',
+  line: 2,
+  key: 'pool.reuse_across_users',
+  problem: /must be true or false/,
+});
 test('a relative state directory', rejects, {
   files: '[daemon]\nstate_dir = "run/nsmountd"\n',
   line: 2,

@@ -31,8 +31,18 @@ export const dave: TestUser = { name: 'nsmtest-dave', uid: 61004, gid: 61004, gr
 
 export const TEST_USERS: readonly TestUser[] = [alice, bob, carol, dave];
 
+/**
+ * Accounts whose uids are container ids, as nss-systemd (foreign range) or
+ * nss-mymachines make them resolvable; dbus-daemon admits only uids NSS
+ * knows. The pooled one lies above the default pool, in the pool that
+ * test/userns/block-ownership.test.ts configures.
+ */
+export const foreignIdUser: TestUser = { name: 'nsmtest-foreign', uid: 0x7ffe0000 + 1000, gid: 0x7ffe0000 + 1000, groups: [] };
+export const pooledIdUser: TestUser = { name: 'nsmtest-pooled', uid: 0x70040005, gid: 0x70040005, groups: [] };
+const CONTAINER_ID_USERS: readonly TestUser[] = [foreignIdUser, pooledIdUser];
+
 export function passwdLines(): string[] {
-  return TEST_USERS.map((u) => `${u.name}:x:${u.uid}:${u.gid}:nsmountd test user:/nonexistent:/usr/sbin/nologin`);
+  return [...TEST_USERS, ...CONTAINER_ID_USERS].map((u) => `${u.name}:x:${u.uid}:${u.gid}:nsmountd test user:/nonexistent:/usr/sbin/nologin`);
 }
 
 export function groupLines(): string[] {
@@ -41,7 +51,7 @@ export function groupLines(): string[] {
       .map((u) => u.name)
       .join(',');
   return [
-    ...TEST_USERS.map((u) => `${u.name}:x:${u.gid}:`),
+    ...[...TEST_USERS, ...CONTAINER_ID_USERS].map((u) => `${u.name}:x:${u.gid}:`),
     `${ADMINS_GROUP.name}:x:${ADMINS_GROUP.gid}:${members(ADMINS_GROUP.gid)}`,
   ];
 }

@@ -315,3 +315,24 @@ test('the freed log is compacted once it holds far more lines than blocks, keepi
   // Last frees: i=1197 → block 0, 1198 → block 1, 1199 → block 2.
   reopened.update((_s, freed) => t.deepEqual(freed.entries().map(([base]) => (base - 524288) / 65536), [0, 1, 2]));
 });
+
+test('a freed block keeps its last owner across a reopen and a compaction', (t) => {
+  const dir = freshDir();
+  const store = new RegistryStore(dir);
+  store.open();
+  for (let i = 0; i < 1200; i++) store.update((_s, freed) => freed.markFreed(524288 + (i % 3) * 65536, i, 61000 + (i % 3)));
+  store.update((_s, freed) => freed.markFreed(786432, 1200, 'none'));
+  const reopened = new RegistryStore(dir);
+  reopened.open();
+  reopened.update((_s, freed) =>
+    t.deepEqual(
+      freed.entries().map(([base, { owner }]) => [base, owner]),
+      [
+        [524288, 61000],
+        [589824, 61001],
+        [655360, 61002],
+        [786432, 'none'],
+      ],
+    ),
+  );
+});
