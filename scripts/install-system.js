@@ -6,7 +6,7 @@
 //
 // PREFIX (default /usr/local, the place for software not managed by the
 // package manager) holds the program:
-//   $PREFIX/lib/nsmountd/        dist/src, bin/, build/libnsmount.so,
+//   $PREFIX/lib/nsmountd/        dist/src, bin/, build/libnsmount.so, build/nsmount-run,
 //                                production node_modules, package.json
 //   $PREFIX/libexec/nsmountd     the daemon launcher (what D-Bus and systemd run)
 //   $PREFIX/bin/nsmountctl       the client launcher
@@ -148,7 +148,7 @@ function productionPackages() {
 
 function install(env = process.env, log = () => {}) {
   const L = layout(env);
-  for (const needed of ['dist/src', 'build/libnsmount.so', 'bin/nsmountd']) {
+  for (const needed of ['dist/src', 'build/libnsmount.so', 'build/nsmount-run', 'bin/nsmountd']) {
     if (!fs.existsSync(path.join(REPO, needed))) throw new Error(`${needed} is missing; run "npm run build" first`);
   }
   if (uninstall({ destdir: L.destdir, prefix: L.prefix })) log('removed the previous install');
@@ -160,6 +160,8 @@ function install(env = process.env, log = () => {}) {
   I.copyFile(path.join(REPO, 'package.json'), path.posix.join(L.appDir, 'package.json'), 0o644);
   I.copyTree(path.join(REPO, 'dist', 'src'), path.posix.join(L.appDir, 'dist', 'src'));
   I.copyFile(path.join(REPO, 'build', 'libnsmount.so'), path.posix.join(L.appDir, 'build', 'libnsmount.so'), 0o755);
+  // The program nsmountctl run and import-tar exec to start commands in a user namespace.
+  I.copyFile(path.join(REPO, 'build', 'nsmount-run'), path.posix.join(L.appDir, 'build', 'nsmount-run'), 0o755);
   I.copyTree(path.join(REPO, 'bin'), path.posix.join(L.appDir, 'bin'));
   for (const pkg of productionPackages()) {
     // Nested node_modules are listed by npm ls on their own when they are production ones.

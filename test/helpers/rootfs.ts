@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'id', 'ls', 'cat', 'echo', 'sleep', 'ps', 'touch', 'stat', 'mkdir', 'chown', 'kill', 'true', 'false', 'env', 'readlink'];
+const APPLETS = ['sh', 'id', 'ls', 'cat', 'echo', 'sleep', 'ps', 'touch', 'stat', 'mkdir', 'chown', 'kill', 'true', 'false', 'env', 'readlink', 'tty', 'stty', 'tr'];
 
 /** One entry of the tarball, for tests to check against what lands on disk. */
 export interface RootfsEntry {
@@ -65,6 +65,29 @@ export function buildRootfsTarball(workDir: string, name = 'rootfs.tar'): string
     fs.lchownSync(p, e.uid, e.gid);
     if (e.type !== 'symlink') fs.chmodSync(p, e.mode);
   }
+  const tarball = path.join(workDir, name);
+  execFileSync('tar', ['--create', '--numeric-owner', '--file', tarball, '-C', tree, '.']);
+  fs.rmSync(tree, { recursive: true, force: true });
+  return tarball;
+}
+
+/**
+ * The smallest rootfs that runs: busybox and its applet links, nothing
+ * else (no /proc, /dev or /tmp), as a busybox tarball would be. Returns
+ * the tree (root-owned) under `workDir`.
+ */
+export function buildMinimalRootfsTree(workDir: string, name = 'minimal'): string {
+  const tree = path.join(workDir, name);
+  fs.rmSync(tree, { recursive: true, force: true });
+  fs.mkdirSync(path.join(tree, 'bin'), { recursive: true });
+  fs.copyFileSync(BUSYBOX, path.join(tree, 'bin/busybox'));
+  for (const applet of APPLETS) fs.symlinkSync('busybox', path.join(tree, 'bin', applet));
+  return tree;
+}
+
+/** buildMinimalRootfsTree as a tarball; returns its path. */
+export function buildMinimalRootfsTarball(workDir: string, name = 'minimal.tar'): string {
+  const tree = buildMinimalRootfsTree(workDir, `${name}.tree`);
   const tarball = path.join(workDir, name);
   execFileSync('tar', ['--create', '--numeric-owner', '--file', tarball, '-C', tree, '.']);
   fs.rmSync(tree, { recursive: true, force: true });

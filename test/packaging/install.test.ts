@@ -45,6 +45,7 @@ test('installs the documented tree under the default prefix /usr/local', async (
     '/usr/local/lib/nsmountd/package.json',
     '/usr/local/lib/nsmountd/bin/nsmountd',
     '/usr/local/lib/nsmountd/build/libnsmount.so',
+    '/usr/local/lib/nsmountd/build/nsmount-run',
     '/usr/local/lib/nsmountd/dist/src/config/load.js',
     '/usr/local/lib/nsmountd/node_modules/dbus-next/package.json',
     '/usr/local/lib/nsmountd/node_modules/usocket/build/Release/uwrap.node',

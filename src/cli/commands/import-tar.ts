@@ -111,6 +111,7 @@ ARCHIVE may be a plain tar or one compressed with gzip, bzip2, xz or zstd
           argv,
           env: { PATH: process.env.PATH || '/usr/bin:/bin', LANG: 'C.UTF-8' },
           stdinFd: archiveStart,
+          rootName: dir,
         },
         () => {
           fs.closeSync(archiveStart);
