@@ -49,6 +49,23 @@ export class CallerDirectory {
     return this.vanished.has(sender);
   }
 
+  /**
+   * Asks the bus whether the caller is still connected: the answer comes
+   * after any NameOwnerChanged the bus sent before it, so a caller gone
+   * before the question is never reported present. When the bus cannot
+   * say, the caller counts as present: what was made stays recorded, and
+   * its owner can still Unmount it.
+   */
+  async stillConnected(sender: string): Promise<boolean> {
+    if (this.vanished.has(sender)) return false;
+    try {
+      const [owned] = await callBus(this.bus, { ...DBUS_DAEMON, member: 'NameHasOwner', signature: 's', body: [sender] });
+      return owned !== false;
+    } catch {
+      return true;
+    }
+  }
+
   async lookup(sender: string | undefined): Promise<Caller> {
     const caller = await this.identify(sender);
     const refusal = this.opts.refuseUid?.(caller.uid);

@@ -162,6 +162,13 @@ export class Dispatcher {
       // Acting for a caller that already left would leave resources nobody owns.
       if (this.opts.callers.hasVanished(caller.sender)) throw new NotAuthorized(`caller ${caller.sender} disconnected`);
       const reply = await method.act(params, ctx);
+      // Work that outlives the reply must have someone to receive it; a caller
+      // who gave up meanwhile (a client timeout during a slow password) must
+      // not leave an attachment nobody knows about.
+      if (reply.undo && !(await this.opts.callers.stillConnected(caller.sender))) {
+        this.takeBack(reply, log);
+        return;
+      }
       this.reply(msg, reply, log);
     } catch (err) {
       this.replyError(msg, err, log);
@@ -179,6 +186,18 @@ export class Dispatcher {
     } finally {
       // The transport sends its own copies (usocket-fd-write.ts), so ours can go
       // right away, even when the reply waits behind another write.
+      for (const fd of reply.ownedFds ?? []) closeQuietly(fd);
+    }
+  }
+
+  private takeBack(reply: MethodReply, log: { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {
+    try {
+      reply.undo!();
+      this.logCall(log, 'undone', 'the caller left the bus before the reply; what the call made was taken back');
+    } catch (err) {
+      this.opts.log.error({ err, method: log.method }, 'could not take back the work of a caller that left');
+      this.logCall(log, 'left', 'the caller left the bus before the reply; taking back what the call made failed');
+    } finally {
       for (const fd of reply.ownedFds ?? []) closeQuietly(fd);
     }
   }

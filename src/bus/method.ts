@@ -15,6 +15,11 @@ export interface MethodReply {
   body: unknown[];
   /** fds inside `body` that the daemon owns and closes once the reply is written. */
   ownedFds?: number[];
+  /**
+   * Takes back what act left beyond the reply's fds (an attachment), for
+   * a caller that left the bus before the reply: nobody would own it.
+   */
+  undo?(): void;
 }
 
 export interface CallContext {

@@ -11,6 +11,7 @@ import { requireDirectory } from '../idmap/file-kind';
 import { isForeignId } from '../idmap/foreign-range';
 import { idmapDirectory as idmapDirectoryDomain, type IdmapMode, type ResolvedIdmapMode } from '../idmap/idmap-directory';
 import { classifyIdmapRequest, directoryPath, type TrustDecision } from '../idmap/trust';
+import type { MountRecord } from '../registry/state';
 import type { Attachments } from '../mounts/attachments';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument, renameArgument } from './argument-errors';
@@ -122,13 +123,14 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
         throw renameArgument(err, USER_NAMESPACE_OPTION, ['userNamespace']);
       }
       const mountFd = result.mountFd;
+      let attached: MountRecord | undefined;
       try {
         if (params.attachToFd !== undefined) {
           const targetFd = params.attachToFd;
           // polkit may have taken a while: the target must still be empty
           // and unmounted when we attach.
           asArgument(ATTACH_TO, () => checkAttachTarget(targetFd, caller.uid), ['target']);
-          deps.attachments.attach({
+          attached = deps.attachments.attach({
             mountFd,
             targetFd,
             targetPath: checked.attachPath!,
@@ -141,7 +143,13 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
         closeQuietly(mountFd);
         throw err;
       }
-      return { signature: 'h', body: [mountFd], ownedFds: [mountFd] };
+      const record = attached;
+      return {
+        signature: 'h',
+        body: [mountFd],
+        ownedFds: [mountFd],
+        undo: record && (() => deps.attachments.withdraw(record, mountFd)),
+      };
     },
   };
 }

@@ -78,10 +78,11 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
         mountOptions: params.mountOptions,
         dissected: plan.dissected,
       });
+      let undo: (() => void) | undefined;
       try {
         if (plan.attach) {
           const entry = mounted.find((m) => m.designator === plan.attach!.designator)!;
-          deps.attachments.attach({
+          const record = deps.attachments.attach({
             mountFd: entry.mountFd,
             targetFd: params.attachToFd!,
             targetPath: plan.attach.targetPath,
@@ -89,12 +90,13 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
             source: plan.trust.path,
             kind: `image:${entry.designator}`,
           });
+          undo = () => deps.attachments.withdraw(record, entry.mountFd);
         }
       } catch (err) {
         for (const m of mounted) closeQuietly(m.mountFd);
         throw err;
       }
-      return reply(mounted);
+      return { ...reply(mounted), undo };
     },
   };
 }

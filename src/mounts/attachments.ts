@@ -17,7 +17,7 @@ import type { MountRecord } from '../registry/state';
 import { closeQuietly } from '../native/fd';
 import { O_DIRECTORY, O_PATH, openAt } from '../native/dirfd';
 import { mountIdsOf } from '../native/mount-api';
-import { attachMount } from '../idmap/attach';
+import { attachMount, detachAttachedMount } from '../idmap/attach';
 import { parseMountinfo, type MountinfoEntry } from '../idmap/mountinfo';
 import { mountPointOf } from '../native/statmount';
 import { SystemError } from '../errors';
@@ -86,6 +86,17 @@ export class Attachments {
       throw err;
     }
     return record;
+  }
+
+  /**
+   * Takes back an attachment just made, through the fd that attached it
+   * (its caller left before the reply): detached, then forgotten, so
+   * its loop device goes with the last fd.
+   */
+  withdraw(record: MountRecord, mountFd: number): void {
+    const mountId = BigInt(record.mountId);
+    detachAttachedMount({ targetFd: mountFd, expectedMountId: mountId });
+    this.remove(mountId);
   }
 
   /** The record of the mount with this id, with its current path. */

@@ -7,6 +7,7 @@ import dbus, { type MessageBus } from 'dbus-next';
 import type { RegistryDocument } from '../../src/registry/state';
 import { RegistryStore } from '../../src/registry/store';
 import { parseMountinfo, type MountinfoEntry } from '../../src/idmap/mountinfo';
+import { flock, LOCK_EX, LOCK_UN } from '../../src/native/fd';
 
 export const ERR = 'org.nsmount.NsMount1.Error.';
 
@@ -148,4 +149,22 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Holds the registry's flock, as another daemon sharing the state directory would; returns the release. */
+export function holdRegistryLock(stateDir: string): () => void {
+  const fd = fs.openSync(path.join(stateDir, 'registry.lock'), 'r+');
+  flock(fd, LOCK_EX);
+  return () => {
+    flock(fd, LOCK_UN);
+    fs.closeSync(fd);
+  };
+}
+
+/** True once process `pid` waits for an flock (a "->" line of /proc/locks). */
+export function waitsForFlock(pid: number): boolean {
+  return fs
+    .readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((l) => / -> FLOCK /.test(l) && l.split(/\s+/).includes(String(pid)));
 }

@@ -23,8 +23,7 @@ import { runSession, type SessionResult, type SessionStep } from '../helpers/ses
 import { alice, bob } from '../helpers/users';
 import { makeExt4, tempDir } from '../helpers/images';
 import { removeTree } from '../helpers/cleanup';
-import { flock, LOCK_EX, LOCK_UN } from '../../src/native/fd';
-import { busyLoopDevices, logEntries, mountsBelow, readRegistry, seededRandom, sleep, waitFor } from './fixture';
+import { busyLoopDevices, holdRegistryLock, logEntries, mountsBelow, readRegistry, seededRandom, sleep, waitFor, waitsForFlock } from './fixture';
 
 let stack: TestStack;
 let work: string;
@@ -105,24 +104,6 @@ function detachAll(): void {
   for (const m of mountsBelow(stack.daemon.pid, homes).reverse()) execFileSync('umount', ['-l', m.mountPoint]);
 }
 
-/** Holds the registry's flock, as another daemon sharing the state directory would. */
-function holdRegistryLock(): () => void {
-  const fd = fs.openSync(path.join(stack.stateDir, 'registry.lock'), 'r+');
-  flock(fd, LOCK_EX);
-  return () => {
-    flock(fd, LOCK_UN);
-    fs.closeSync(fd);
-  };
-}
-
-/** True once process `pid` waits for an flock (a "->" line of /proc/locks). */
-function waitsForFlock(pid: number): boolean {
-  return fs
-    .readFileSync('/proc/locks', 'utf8')
-    .split('\n')
-    .some((l) => / -> FLOCK /.test(l) && l.split(/\s+/).includes(String(pid)));
-}
-
 interface ChosenCase {
   what: string;
   call: (n: number) => { user: typeof alice; member: string; signature: string; body: unknown[] };
@@ -133,7 +114,7 @@ const killedAtRegistryWrite = test.macro({
   async exec(t, c: ChosenCase) {
     const n = chosenCount++;
     const { user, member, signature, body } = c.call(n);
-    const release = holdRegistryLock();
+    const release = holdRegistryLock(stack.stateDir);
     let pending: Promise<CallResult> | undefined;
     try {
       pending = callAs(user, stack.address, member, signature, body);
