@@ -7,3 +7,6 @@
 
 #define NSM_EXPORT __attribute__((visibility("default")))
 #define NSM_NEG_ERRNO() (-(errno ? errno : EIO))
+
+/* nsm_userns_new flags; keep in sync with src/native/userns.ts. */
+#define NSM_USERNS_DENY_SETGROUPS 1u

@@ -84,6 +84,7 @@ enum nsm_userns_step {
 	STEP_OPEN_NS = 8,
 	STEP_READ_UID_MAP = 9,
 	STEP_READ_GID_MAP = 10,
+	STEP_WRITE_SETGROUPS = 11,
 };
 
 enum child_job { JOB_CREATE, JOB_JOIN };
@@ -439,6 +440,7 @@ static int read_proc_file(pid_t pid, const char *name, char *buf, size_t size)
 
 struct create_ctx {
 	const char *uid_map, *gid_map;
+	bool deny_setgroups;
 };
 
 static int create_job(pid_t pid, int nsfd, void *ctx, int *step)
@@ -453,19 +455,26 @@ static int create_job(pid_t pid, int nsfd, void *ctx, int *step)
 	*step = STEP_WRITE_UID_MAP;
 	if ((r = write_proc_file(pid, "uid_map", c->uid_map)) < 0)
 		return r;
+	/* The kernel takes "deny" only while gid_map is still unwritten. */
+	if (c->deny_setgroups) {
+		*step = STEP_WRITE_SETGROUPS;
+		if ((r = write_proc_file(pid, "setgroups", "deny")) < 0)
+			return r;
+	}
 	*step = STEP_WRITE_GID_MAP;
 	return write_proc_file(pid, "gid_map", c->gid_map);
 }
 
 /* Returns an fd to a new user namespace owned by owner_uid with the given
- * maps ("inside outside count\n" lines), written by us (root) so setgroups
- * stays "allow". On failure *failed_step (if not NULL) names the step. */
+ * maps ("inside outside count\n" lines), written by us (root). setgroups
+ * stays "allow" unless flags has NSM_USERNS_DENY_SETGROUPS. On failure
+ * *failed_step (if not NULL) names the step. */
 NSM_EXPORT int nsm_userns_new(uint32_t owner_uid, uint32_t owner_gid,
 			      const char *uid_map, const char *gid_map,
-			      int *failed_step)
+			      uint32_t flags, int *failed_step)
 {
 	struct child_args a = { .job = JOB_CREATE, .uid = owner_uid, .gid = owner_gid, .userns_fd = -1 };
-	struct create_ctx c = { uid_map, gid_map };
+	struct create_ctx c = { uid_map, gid_map, (flags & NSM_USERNS_DENY_SETGROUPS) != 0 };
 	int step, ret, fd = -1;
 
 	ret = with_child(&a, create_job, &c, &step, &fd);

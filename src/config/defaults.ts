@@ -9,7 +9,7 @@ export function defaultConfig(): Config {
     // 0x00080000..0x6FFFFFFF is systemd's range for container IDs (UIDS-GIDS.md):
     // above what useradd hands out, below the foreign range 0x7FFE0000. Other
     // allocators (systemd-nspawn --private-users=pick) draw from it too.
-    pool: { first: 524288, last: 1879048191, quotaPerUid: 256, reclaimIntervalSec: 30, reuseAcrossUsers: false },
+    pool: { first: 524288, last: 1879048191, quotaPerUid: 256, reclaimIntervalSec: 30, reuseAcrossUsers: false, setgroups: 'allow' },
     images: { directories: ['/var/lib/machines', '/var/lib/nsmountd/images', '/usr/lib/nsmountd/images'] },
   };
 }

@@ -51,6 +51,15 @@ export function exampleConfigText(): string {
 # disk stay; keep state_dir on disk where that matters.
 #reuse_across_users = ${toml(d.pool.reuseAcrossUsers)}
 
+# Written to /proc/PID/setgroups of every new namespace: "allow" or "deny".
+# "allow" lets the namespace's owner call setgroups() inside it, which
+# containers need to give their own users supplementary groups. The price,
+# the same as newgidmap with a delegated subgid range: the owner can drop a
+# supplementary group it has on the host, and so read a file whose group
+# permissions exist to keep that group out (e.g. mode 0604, group
+# "no-games"). "deny" closes that; setgroups() inside then fails with EPERM.
+#setgroups = ${toml(d.pool.setgroups)}
+
 [images]
 # Images inside these directories are trusted (polkit action
 # org.nsmount.mount-image); any other image needs

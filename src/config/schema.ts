@@ -2,7 +2,7 @@
 // Anything not listed here is refused, so a typo cannot silently leave a
 // default in force.
 import { absolutePath, absolutePaths, boolean, integer, oneOf, Check } from './checks';
-import { LOG_LEVELS, Config } from './types';
+import { LOG_LEVELS, SETGROUPS_CHOICES, Config } from './types';
 
 /** Highest ID the kernel accepts in a map: (uid_t)-1 is "no ID". */
 export const MAX_ID = 0xfffffffe;
@@ -29,6 +29,7 @@ export const SCHEMA: Schema = {
     quota_per_uid: { prop: 'quotaPerUid', check: integer({ min: 1 }) },
     reclaim_interval_sec: { prop: 'reclaimIntervalSec', check: integer({ min: 1 }) },
     reuse_across_users: { prop: 'reuseAcrossUsers', check: boolean() },
+    setgroups: { prop: 'setgroups', check: oneOf(SETGROUPS_CHOICES) },
   },
   images: {
     directories: { prop: 'directories', check: absolutePaths() },

@@ -2,6 +2,8 @@
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const SETGROUPS_CHOICES = ['allow', 'deny'] as const;
+export type Setgroups = (typeof SETGROUPS_CHOICES)[number];
 
 export interface Config {
   daemon: {
@@ -22,6 +24,8 @@ export interface Config {
     reclaimIntervalSec: number;
     /** Hand a block last held by one user to another user (files left behind then change hands). */
     reuseAcrossUsers: boolean;
+    /** Written to /proc/PID/setgroups of each new namespace: may its owner drop supplementary groups? */
+    setgroups: Setgroups;
   };
   images: {
     /** Directories whose images count as trusted (org.nsmount.mount-image). */

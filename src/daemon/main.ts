@@ -105,6 +105,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     pool: { first: config.pool.first, last: config.pool.last },
     quotaPerUid: config.pool.quotaPerUid,
     reuseAcrossUsers: config.pool.reuseAcrossUsers,
+    setgroups: config.pool.setgroups,
     exclusions: new Exclusions(),
     log,
   });

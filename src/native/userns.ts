@@ -14,6 +14,12 @@ export interface CreateUserNamespaceOptions {
   ownerGid: number;
   uidMap: IdMapEntry[];
   gidMap: IdMapEntry[];
+  /**
+   * "deny" writes /proc/PID/setgroups before gid_map, so nobody in the
+   * namespace can call setgroups(), and so nobody can drop a supplementary
+   * group that a file uses to deny them access. Default "allow".
+   */
+  setgroups?: 'allow' | 'deny';
 }
 
 export interface UserNamespaceMaps {
@@ -22,7 +28,7 @@ export interface UserNamespaceMaps {
 }
 
 const nsm_userns_new = libnsmount.func(
-  'int nsm_userns_new(uint32_t owner_uid, uint32_t owner_gid, const char *uid_map, const char *gid_map, _Out_ int *failed_step)',
+  'int nsm_userns_new(uint32_t owner_uid, uint32_t owner_gid, const char *uid_map, const char *gid_map, uint32_t flags, _Out_ int *failed_step)',
 );
 const nsm_userns_read_maps = libnsmount.func(
   'int nsm_userns_read_maps(int fd, uint8_t *uid_buf, size_t uid_size, uint8_t *gid_buf, size_t gid_size, _Out_ int *failed_step)',
@@ -41,7 +47,11 @@ const STEP_NAMES = [
   'open /proc/thread-self/ns/user',
   'read uid_map',
   'read gid_map',
+  'write setgroups',
 ];
+
+// Keep in sync with native/nsmount.h.
+const NSM_USERNS_DENY_SETGROUPS = 1;
 
 const MAX_ID = 0xffffffff; // (uid_t)-1 is "no id", so ids stop one below
 
@@ -102,8 +112,8 @@ export function parseIdMap(text: string): IdMapEntry[] {
 
 /**
  * Returns an O_CLOEXEC fd to a new user namespace owned by `ownerUid`, with
- * the given maps written by the daemon (setgroups stays "allow", so the
- * owner can use supplementary groups inside). The caller closes the fd.
+ * the given maps written by the daemon (setgroups as `opts.setgroups` says).
+ * The caller closes the fd.
  */
 export function createUserNamespace(opts: CreateUserNamespaceOptions): number {
   validateId(opts.ownerUid, 'ownerUid');
@@ -111,7 +121,8 @@ export function createUserNamespace(opts: CreateUserNamespaceOptions): number {
   validateIdMap(opts.uidMap, 'uidMap');
   validateIdMap(opts.gidMap, 'gidMap');
   const step = [0];
-  const fd = nsm_userns_new(opts.ownerUid, opts.ownerGid, formatIdMap(opts.uidMap), formatIdMap(opts.gidMap), step);
+  const flags = opts.setgroups === 'deny' ? NSM_USERNS_DENY_SETGROUPS : 0;
+  const fd = nsm_userns_new(opts.ownerUid, opts.ownerGid, formatIdMap(opts.uidMap), formatIdMap(opts.gidMap), flags, step);
   return checkStep(fd, step[0]);
 }
 

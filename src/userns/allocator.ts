@@ -27,6 +27,8 @@ export interface AllocatorOptions {
   quotaPerUid: number;
   /** Hand a block last held by one user to another (off by default: see chooseBlock). */
   reuseAcrossUsers?: boolean;
+  /** Written to each new namespace's /proc/PID/setgroups (default "allow"). */
+  setgroups?: 'allow' | 'deny';
   exclusions: Exclusions;
   log: Logger;
   now?: () => number;
@@ -90,7 +92,7 @@ export class UserNamespaceAllocator {
 
   private createNamespace(ownerUid: number, ownerGid: number, map: Array<{ inside: number; outside: number; count: number }>): number {
     try {
-      return createUserNamespace({ ownerUid, ownerGid, uidMap: map, gidMap: map });
+      return createUserNamespace({ ownerUid, ownerGid, uidMap: map, gidMap: map, setgroups: this.opts.setgroups });
     } catch (err) {
       // ENOSPC here means the kernel's per-user limit (max_user_namespaces), a quota in all but name.
       if (err instanceof SystemError && err.errno === Errno.ENOSPC) {

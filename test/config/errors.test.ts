@@ -106,6 +106,12 @@ test('an unknown log level', rejects, {
   key: 'daemon.log_level',
   problem: /must be one of "fatal", "error", "warn", "info", "debug", "trace"/,
 });
+test('a setgroups value other than allow or deny', rejects, {
+  files: '[pool]\nsetgroups = "yes"\n',
+  line: 2,
+  key: 'pool.setgroups',
+  problem: /must be one of "allow", "deny"/,
+});
 test('reuse across users given as a string', rejects, {
   files: '[pool]\nreuse_across_users = "no"\n',
   line: 2,
