@@ -24,6 +24,7 @@ import { Attachments } from '../mounts/attachments';
 import { loadConfig, ConfigError, type Config } from '../config';
 import { startEmbeddedStack, systemBusReachable, type EmbeddedStack } from '../stack/embedded';
 import { SystemError } from '../errors';
+import { lockStateDirectory, AlreadyRunning, type InstanceLock } from './instance-lock';
 
 const REQUEST_NAME_DO_NOT_QUEUE = 0x4;
 const PRIMARY_OWNER = 1;
@@ -45,6 +46,8 @@ async function chooseBus(args: DaemonArgs, log: Logger, stateDir: string): Promi
     runtimeDir,
     policyFiles: [packageFile('dbus/org.nsmount.NsMount1.conf')],
     actionFiles: [packageFile('polkit/org.nsmount.policy')],
+    // Administrators widen the defaults with rules, embedded or not.
+    hostRules: true,
     log,
   });
   process.stdout.write(
@@ -54,6 +57,16 @@ async function chooseBus(args: DaemonArgs, log: Logger, stateDir: string): Promi
       `--method org.nsmount.NsMount1.Manager.AllocateUserNamespace demo 0 '{}'\n`,
   );
   return { address: embedded.address, embedded };
+}
+
+/** The pid of the process owning name on this bus, when the bus will tell. */
+async function ownerPid(bus: MessageBus, name: string): Promise<number | undefined> {
+  try {
+    const [pid] = await callBus(bus, { ...DBUS_DAEMON, member: 'GetConnectionUnixProcessID', signature: 's', body: [name] });
+    return typeof pid === 'number' ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function runDaemon(argv: string[]): Promise<void> {
@@ -91,6 +104,15 @@ export async function runDaemon(argv: string[]): Promise<void> {
 
   // A bug must not take the service down for everyone: log it and go on.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
+
+  // Before anything else touches the state directory or the embedded bus's runtime directory.
+  let instance: InstanceLock;
+  try {
+    instance = lockStateDirectory(stateDir);
+  } catch (err) {
+    if (err instanceof AlreadyRunning) fail(err.message);
+    fail(`cannot lock the state directory ${stateDir}: ${(err as Error).message}`);
+  }
 
   const store = new RegistryStore(stateDir);
   try {
@@ -171,9 +193,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
     body: [BUS_NAME, REQUEST_NAME_DO_NOT_QUEUE],
   });
   if (reply !== PRIMARY_OWNER) {
+    const owner = await ownerPid(bus, BUS_NAME);
     bus.disconnect();
     await embedded?.stop();
-    fail(`${BUS_NAME} is already owned on ${address}; is another nsmountd running?`);
+    fail(`already running (pid ${owner ?? 'unknown'}): ${BUS_NAME} is already owned on ${address}`);
   }
   log.info({ address, stateDir, version: packageVersion() }, 'nsmountd ready');
 
@@ -213,6 +236,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     bus.disconnect();
     store.close();
     await embedded?.stop();
+    instance.release();
     process.exit(code);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
