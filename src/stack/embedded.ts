@@ -17,6 +17,8 @@ export interface EmbeddedStackOptions {
   actionFiles: string[];
   /** Initial polkit rules (JavaScript). */
   rules?: string;
+  /** polkitd reads the host's rules dirs, as an installed one would (the daemon's embedded mode). */
+  hostRules?: boolean;
   log?: Logger;
 }
 
@@ -42,6 +44,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
       runtimeDir: opts.runtimeDir,
       actionFiles: opts.actionFiles,
       rules: opts.rules,
+      hostRules: opts.hostRules,
       onLog: polkitLog && ((line) => polkitLog.debug(line)),
     });
   } catch (err) {

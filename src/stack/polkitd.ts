@@ -6,6 +6,10 @@
 // this stack's rulesDir and /usr/share/polkit-1/rules.d by an empty dir.
 // Several stacks can then run side by side with different rules.
 //
+// The daemon's embedded mode is polkit on a machine without a system bus,
+// not a test: there polkitd reads the host's rules from both rules dirs as
+// an installed polkitd would (hostRules), and only the actions dir is ours.
+//
 // Knowing when new rules are in force: polkitd reloads on inotify events,
 // possibly several times per change, so its log is ambiguous. Instead every
 // rules file we write starts with a probe rule carrying a generation number,
@@ -27,6 +31,8 @@ export interface PolkitdOptions {
   rulesDir?: string;
   /** Initial rules (JavaScript); none when absent. */
   rules?: string;
+  /** Read the host's /etc/polkit-1/rules.d and /usr/share/polkit-1/rules.d instead of this stack's rules (no rules, rulesDir or setRules then). */
+  hostRules?: boolean;
   startTimeoutMs?: number;
   /** Receives every line polkitd prints. */
   onLog?: (line: string) => void;
@@ -79,6 +85,9 @@ function mkdir755(dir: string): void {
 }
 
 export async function startPolkitd(opts: PolkitdOptions): Promise<Polkitd> {
+  if (opts.hostRules && (opts.rules !== undefined || opts.rulesDir !== undefined)) {
+    throw new Error('hostRules reads the host rules dirs; it takes no rules or rulesDir of its own');
+  }
   const base = path.join(opts.runtimeDir, 'polkit');
   const actionsDir = path.join(base, 'actions');
   const emptyDir = path.join(base, 'empty');
@@ -105,12 +114,11 @@ export async function startPolkitd(opts: PolkitdOptions): Promise<Polkitd> {
     fs.renameSync(staged, path.join(rulesDir, rulesFile(generation)));
     return generation;
   };
-  writeRules(opts.rules ?? '');
+  if (!opts.hostRules) writeRules(opts.rules ?? '');
 
   const script = [
     'mount --bind "$1" /usr/share/polkit-1/actions',
-    'mount --bind "$2" /etc/polkit-1/rules.d',
-    'mount --bind "$3" /usr/share/polkit-1/rules.d',
+    ...(opts.hostRules ? [] : ['mount --bind "$2" /etc/polkit-1/rules.d', 'mount --bind "$3" /usr/share/polkit-1/rules.d']),
     'exec "$4"',
   ].join(' && ');
   const child = spawnManaged(
@@ -126,7 +134,8 @@ export async function startPolkitd(opts: PolkitdOptions): Promise<Polkitd> {
       timeoutMs: opts.startTimeoutMs ?? 10000,
       abort: () => (child.running() ? undefined : new Error(`polkitd exited:\n${child.lines.join('\n')}`)),
     });
-    await waitForGeneration(bus, child, generation, 5000);
+    // polkitd loads the rules it finds before it takes its name; only our own generations need the probe.
+    if (!opts.hostRules) await waitForGeneration(bus, child, generation, 5000);
   } catch (err) {
     if (bus) safeDisconnect(bus);
     await child.stop({ signal: 'SIGKILL' });
@@ -140,6 +149,7 @@ export async function startPolkitd(opts: PolkitdOptions): Promise<Polkitd> {
     rulesDir,
     logs: child.lines,
     async setRules(js: string) {
+      if (opts.hostRules) throw new Error('this polkitd reads the host rules; change them in /etc/polkit-1/rules.d');
       const from = child.lineCount();
       const gen = writeRules(js);
       // A syntax error makes polkitd skip the whole file, probe included:
