@@ -29,8 +29,8 @@ export function allocateUserNamespace(deps: { allocator: UserNamespaceAllocator 
         details: { name: params.name, size: String(params.size) },
       };
     },
-    act(params, { caller }) {
-      const allocation = deps.allocator.allocate({
+    async act(params, { caller }) {
+      const allocation = await deps.allocator.allocate({
         ownerUid: caller.uid,
         ownerGid: caller.gid,
         name: params.name,

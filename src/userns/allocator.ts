@@ -34,6 +34,13 @@ export interface AllocatorOptions {
   now?: () => number;
 }
 
+export interface AllocationRequest {
+  ownerUid: number;
+  ownerGid: number;
+  name: string;
+  size: number;
+}
+
 export interface Allocation {
   fd: number;
   base: number;
@@ -44,6 +51,17 @@ export interface Allocation {
 type Liveness = 'alive' | 'gone' | 'unknown';
 
 const SWEEP_PER_ALLOCATION = 2;
+/**
+ * The kernel frees a user namespace by deferred work some tens of ms after
+ * its last reference goes (13-80 ms measured here), and until then it
+ * still counts as alive. A client that closes its namespace and asks for
+ * the same name again at once (a script, or the README's gdbus line run
+ * twice) would be told NameExists. So a clash waits this long, outside the
+ * registry lock and without holding up other calls, for the namespace to
+ * go; one that is really in use is refused after the wait.
+ */
+export const NAME_RELEASE_WAIT_MS = 250;
+const NAME_RELEASE_POLL_MS = 5;
 
 export class UserNamespaceAllocator {
   private readonly now: () => number;
@@ -59,7 +77,33 @@ export class UserNamespaceAllocator {
     }
   }
 
-  allocate(request: { ownerUid: number; ownerGid: number; name: string; size: number }): Allocation {
+  async allocate(request: AllocationRequest): Promise<Allocation> {
+    try {
+      return this.allocateNow(request);
+    } catch (err) {
+      if (!(err instanceof NameExists)) throw err;
+      if (!(await this.nameReleased(request.ownerUid, request.name))) throw err;
+    }
+    // Anything else (quota, another call taking the name meanwhile) is decided afresh under the lock.
+    return this.allocateNow(request);
+  }
+
+  /** Waits up to NAME_RELEASE_WAIT_MS for every namespace holding this name to be gone; true once they are. */
+  private async nameReleased(ownerUid: number, name: string): Promise<boolean> {
+    const deadline = performance.now() + NAME_RELEASE_WAIT_MS;
+    const holders = this.opts.store.read().namespaces.where('ownerUid', ownerUid).filter((n) => n.name === name);
+    for (;;) {
+      const states = holders.map((n) => this.liveness(n));
+      if (states.every((state) => state === 'gone')) return true;
+      // Without file handles nothing tells us when it goes: do not wait in vain.
+      if (states.includes('unknown')) return false;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(NAME_RELEASE_POLL_MS, left)));
+    }
+  }
+
+  private allocateNow(request: AllocationRequest): Allocation {
     let fd = -1;
     try {
       return this.opts.store.update((state, freed) => {
@@ -102,9 +146,11 @@ export class UserNamespaceAllocator {
     }
   }
 
+  /** The recorded namespaces, without those already gone (the registry forgets them at the next sweep). */
   list(filter: { ownerUid?: number } = {}): NamespaceRecord[] {
     const { namespaces } = this.opts.store.read();
-    return filter.ownerUid === undefined ? namespaces.all() : namespaces.where('ownerUid', filter.ownerUid);
+    const records = filter.ownerUid === undefined ? namespaces.all() : namespaces.where('ownerUid', filter.ownerUid);
+    return records.filter((n) => this.liveness(n) !== 'gone');
   }
 
   /** The live allocation this user-namespace fd belongs to, if nsmountd made it. */
