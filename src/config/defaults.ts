@@ -11,5 +11,8 @@ export function defaultConfig(): Config {
     // allocators (systemd-nspawn --private-users=pick) draw from it too.
     pool: { first: 524288, last: 1879048191, quotaPerUid: 256, reclaimIntervalSec: 30, reuseAcrossUsers: false, setgroups: 'allow' },
     images: { directories: ['/var/lib/machines', '/var/lib/nsmountd/images', '/usr/lib/nsmountd/images'] },
+    // Each attachment is a mount in the host namespace, and fs.mount-max
+    // is shared by everyone.
+    mounts: { attachmentsPerUid: 256 },
   };
 }

@@ -65,5 +65,12 @@ export function exampleConfigText(): string {
 # org.nsmount.mount-image); any other image needs
 # org.nsmount.mount-image-untrusted.
 #directories = ${toml(d.images.directories)}
+
+[mounts]
+# How many attachments (AttachTo of IdmapDirectory and Mount) one calling
+# user may hold at once; past it a call gets QuotaExceeded. Each one is a
+# mount in the host's mount namespace, and the kernel's fs.mount-max is
+# shared by all. Root is not limited.
+#attachments_per_uid = ${toml(d.mounts.attachmentsPerUid)}
 `;
 }

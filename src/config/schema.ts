@@ -34,4 +34,7 @@ export const SCHEMA: Schema = {
   images: {
     directories: { prop: 'directories', check: absolutePaths() },
   },
+  mounts: {
+    attachments_per_uid: { prop: 'attachmentsPerUid', check: integer({ min: 1 }) },
+  },
 };

@@ -31,4 +31,8 @@ export interface Config {
     /** Directories whose images count as trusted (org.nsmount.mount-image). */
     directories: string[];
   };
+  mounts: {
+    /** How many attachments (AttachTo) one caller uid may hold at once; root is not limited. */
+    attachmentsPerUid: number;
+  };
 }

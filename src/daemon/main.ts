@@ -140,7 +140,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     // works, and the periodic sweep tries again. Not starting helps no one.
     log.warn({ err: err instanceof SystemError ? err.message : err }, 'could not sweep for reclaimable blocks at start; will retry');
   }
-  const attachments = new Attachments({ store, log });
+  const attachments = new Attachments({ store, log, limitPerUid: config.mounts.attachmentsPerUid });
   try {
     log.info(attachments.reconcile(), 'reconciled attachments with mountinfo');
   } catch (err) {

@@ -20,7 +20,7 @@ import { mountIdsOf } from '../native/mount-api';
 import { attachMount, detachAttachedMount } from '../idmap/attach';
 import { parseMountinfo, type MountinfoEntry } from '../idmap/mountinfo';
 import { mountPointOf } from '../native/statmount';
-import { SystemError } from '../errors';
+import { QuotaExceeded, SystemError } from '../errors';
 import { Errno } from '../native/errno';
 
 const AT_FDCWD = -100;
@@ -41,6 +41,8 @@ export interface AttachmentRequest {
 export interface AttachmentsOptions {
   store: RegistryStore;
   log: Logger;
+  /** How many attachments one non-root owner may hold at once. */
+  limitPerUid: number;
   now?: () => number;
   /** For tests; default /proc/self/mountinfo (the daemon's mount namespace). */
   mountinfoPath?: string;
@@ -63,6 +65,7 @@ export class Attachments {
    * registry cannot be written, nothing is attached at all.
    */
   attach(request: AttachmentRequest): MountRecord {
+    this.ensureWithinLimit(request.ownerUid);
     const ids = mountIdsOf(request.mountFd);
     const record: MountRecord = {
       target: request.targetPath,
@@ -73,7 +76,11 @@ export class Attachments {
       legacyMountId: ids.legacy,
       createdUsec: (BigInt(this.now()) * 1000n).toString(),
     };
-    this.opts.store.update((state) => state.mounts.insert(record));
+    this.opts.store.update((state) => {
+      // Counted again under the registry lock: another daemon may share it.
+      this.checkLimit(state.mounts.where('ownerUid', request.ownerUid).length, request.ownerUid);
+      state.mounts.insert(record);
+    });
     try {
       attachMount(request.mountFd, request.targetFd);
     } catch (err) {
@@ -97,6 +104,24 @@ export class Attachments {
     const mountId = BigInt(record.mountId);
     detachAttachedMount({ targetFd: mountFd, expectedMountId: mountId });
     this.remove(mountId);
+  }
+
+  /** Records of mounts unmounted behind our back do not count: they are dropped first. */
+  private ensureWithinLimit(ownerUid: number): void {
+    if (ownerUid === 0 || this.list({ ownerUid }).length < this.opts.limitPerUid) return;
+    try {
+      this.reconcile();
+    } catch (err) {
+      this.opts.log.debug({ err }, 'reconcile before the attachment limit check failed');
+    }
+    this.checkLimit(this.list({ ownerUid }).length, ownerUid);
+  }
+
+  private checkLimit(held: number, ownerUid: number): void {
+    if (ownerUid === 0) return;
+    if (held >= this.opts.limitPerUid) {
+      throw new QuotaExceeded(`uid ${ownerUid} already has ${held} attachments (limit ${this.opts.limitPerUid}); Unmount one first`);
+    }
   }
 
   /** The record of the mount with this id, with its current path. */

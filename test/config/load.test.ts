@@ -18,6 +18,7 @@ test('defaults are the documented values', (t) => {
     daemon: { stateDir: '/run/nsmountd', logLevel: 'info', idleTimeoutSec: 0 },
     pool: { first: 524288, last: 1879048191, quotaPerUid: 256, reclaimIntervalSec: 30, reuseAcrossUsers: false, setgroups: 'allow' },
     images: { directories: ['/var/lib/machines', '/var/lib/nsmountd/images', '/usr/lib/nsmountd/images'] },
+    mounts: { attachmentsPerUid: 256 },
   });
 });
 
@@ -53,6 +54,7 @@ directories = [
     daemon: { stateDir: '/run/other', logLevel: 'debug', idleTimeoutSec: 60 },
     pool: { first: 0x100000, last: 0x1fffff, quotaPerUid: 4, reclaimIntervalSec: 5, reuseAcrossUsers: true, setgroups: 'deny' },
     images: { directories: ['/srv/images'] },
+    mounts: { attachmentsPerUid: 256 },
   });
 });
 
