@@ -69,6 +69,8 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
     },
     act(params, { caller }) {
       const plan = params.plan!;
+      // Refused before a loop device is set up for nothing.
+      if (plan.attach) deps.attachments.ensureRoomFor(caller.uid);
       const mounted = mountImage({
         imageFd: params.imageFd,
         readOnly: plan.readOnly,

@@ -65,7 +65,7 @@ export class Attachments {
    * registry cannot be written, nothing is attached at all.
    */
   attach(request: AttachmentRequest): MountRecord {
-    this.ensureWithinLimit(request.ownerUid);
+    this.ensureRoomFor(request.ownerUid);
     const ids = mountIdsOf(request.mountFd);
     const record: MountRecord = {
       target: request.targetPath,
@@ -106,8 +106,12 @@ export class Attachments {
     this.remove(mountId);
   }
 
-  /** Records of mounts unmounted behind our back do not count: they are dropped first. */
-  private ensureWithinLimit(ownerUid: number): void {
+  /**
+   * Throws QuotaExceeded if `ownerUid` may not attach one more mount; a
+   * method calls it before costly work (attach() checks again). Records of
+   * mounts unmounted behind our back do not count: they are dropped first.
+   */
+  ensureRoomFor(ownerUid: number): void {
     if (ownerUid === 0 || this.list({ ownerUid }).length < this.opts.limitPerUid) return;
     try {
       this.reconcile();
