@@ -27,6 +27,10 @@ export interface DaemonOptions {
   /** Used to poll for the bus name. */
   bus: MessageBus;
   startTimeoutMs?: number;
+  /** --log-level. Default debug: a failing test shows everything; the bench runs at the service's own default. */
+  logLevel?: string;
+  /** Extra node options before the script, e.g. --cpu-prof for the bench's --profile. */
+  nodeArgs?: string[];
 }
 
 const MAX_LOG_LINES = 20000;
@@ -53,7 +57,7 @@ export function daemonHandle(opts: DaemonOptions): DaemonHandle {
       if (child?.running()) throw new Error(`the daemon is already running (pid ${child.pid})`);
       const started = spawnManaged(
         process.execPath,
-        [NSMOUNTD_BIN, '--address', opts.address, '--state-dir', opts.stateDir, '--config', opts.configPath, '--log-level', 'debug'],
+        [...(opts.nodeArgs ?? []), NSMOUNTD_BIN, '--address', opts.address, '--state-dir', opts.stateDir, '--config', opts.configPath, '--log-level', opts.logLevel ?? 'debug'],
         {
           env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: opts.address },
           onLine: (line) => {

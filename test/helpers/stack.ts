@@ -30,6 +30,10 @@ export interface TestStackOptions {
   actionFiles?: string[];
   /** Directories of bus-activatable .service files. */
   serviceDirs?: string[];
+  /** nsmountd's --log-level. Default debug. */
+  logLevel?: string;
+  /** Extra node options for nsmountd (e.g. --cpu-prof). */
+  daemonNodeArgs?: string[];
 }
 
 export interface TestPolkitd extends Polkitd {
@@ -120,7 +124,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     connection.on('error', () => {});
     cleanups.push(() => safeDisconnect(connection));
 
-    const daemon = daemonHandle({ address: bus.address, stateDir, configPath, bus: connection });
+    const daemon = daemonHandle({ address: bus.address, stateDir, configPath, bus: connection, logLevel: opts.logLevel, nodeArgs: opts.daemonNodeArgs });
     cleanups.push(async () => {
       await daemon.stop();
     });
