@@ -19,13 +19,14 @@ export function listMounts(deps: { attachments: Attachments; log: Logger }): Met
     },
     act(_params, { caller }) {
       // Attachments unmounted behind the daemon's back are not listed.
+      const filter = caller.uid === 0 ? {} : { ownerUid: caller.uid };
       try {
-        deps.attachments.reconcile();
+        deps.attachments.reconcile(filter);
       } catch (err) {
         // A registry that cannot be written now still lists what it holds.
         deps.log.debug({ err }, 'could not reconcile attachments before listing them');
       }
-      const records = deps.attachments.list(caller.uid === 0 ? {} : { ownerUid: caller.uid });
+      const records = deps.attachments.list(filter);
       return {
         signature: 'a(susst)',
         body: [records.map((r) => [r.target, r.ownerUid, r.source, r.kind, BigInt(r.mountId)])],

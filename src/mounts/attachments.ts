@@ -151,15 +151,16 @@ export class Attachments {
    * the machine rebooted with a persistent state directory) and updates
    * the path of every other one: a mount is identified by its unique id,
    * so renaming a directory above it changes where it is, not whether it
-   * is ours. Runs at start-up and before each ListMounts; writes the
-   * registry only when something changed. Returns how many were kept and
-   * dropped.
+   * is ours. Runs at start-up (every record) and before each ListMounts
+   * (the records it lists); writes the registry only when something
+   * changed. Returns how many were kept and dropped.
    */
-  reconcile(): { kept: number; dropped: number } {
+  reconcile(filter: { ownerUid?: number } = {}): { kept: number; dropped: number } {
     let mountinfo: MountinfoEntry[] | undefined;
     const readMountinfo = () =>
       (mountinfo ??= parseMountinfo(fs.readFileSync(this.opts.mountinfoPath ?? '/proc/self/mountinfo', 'utf8')));
-    const records = this.opts.store.read().mounts.all();
+    // One caller's ListMounts checks that caller's records only: its cost must not grow with everyone else's.
+    const records = this.list(filter);
     const stale: MountRecord[] = [];
     const moved = new Map<string, string>();
     for (const record of records) {
