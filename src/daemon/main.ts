@@ -14,6 +14,8 @@ import { connectBus, resolveBusAddress, FdPassingUnavailable, type MessageBus } 
 import { callBus, DBUS_DAEMON } from '../bus/bus-call';
 import { CallerDirectory } from '../bus/caller';
 import { Dispatcher } from '../bus/dispatcher';
+import { changeSignals } from '../bus/change-signals';
+import type { ChangeListener } from '../events/changes';
 import { Introspection, BUS_NAME } from '../bus/introspection';
 import { PolkitAuthority } from '../polkit/authority';
 import { RegistryStore } from '../registry/store';
@@ -122,7 +124,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }
   const features = detectFeatures({ scratchDir: stateDir });
   log.info({ features }, 'kernel features');
+  // Changes become bus signals once there is a bus; those of start-up reach nobody anyway.
+  let announce: ChangeListener = () => {};
+  const changes: ChangeListener = (event) => announce(event);
   const allocator = new UserNamespaceAllocator({
+    changes,
     store,
     pool: { first: config.pool.first, last: config.pool.last },
     quotaPerUid: config.pool.quotaPerUid,
@@ -140,7 +146,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     // works, and the periodic sweep tries again. Not starting helps no one.
     log.warn({ err: err instanceof SystemError ? err.message : err }, 'could not sweep for reclaimable blocks at start; will retry');
   }
-  const attachments = new Attachments({ store, log, limitPerUid: config.mounts.attachmentsPerUid });
+  const attachments = new Attachments({ store, log, limitPerUid: config.mounts.attachmentsPerUid, changes });
   try {
     log.info(attachments.reconcile(), 'reconciled attachments with mountinfo');
   } catch (err) {
@@ -185,6 +191,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     machineId,
   });
   dispatcher.attach();
+  announce = changeSignals(bus, log);
 
   const [reply] = await callBus(bus, {
     ...DBUS_DAEMON,
@@ -206,6 +213,12 @@ export async function runDaemon(argv: string[]): Promise<void> {
       if (freed) log.debug({ freed }, 'reclaim sweep');
     } catch (err) {
       log.warn({ err }, 'reclaim sweep failed');
+    }
+    // Attachments unmounted behind our back are announced by this sweep at the latest.
+    try {
+      if (attachments.list().length > 0) attachments.reconcile();
+    } catch (err) {
+      log.warn({ err }, 'reconciling attachments failed');
     }
   }, config.pool.reclaimIntervalSec * 1000);
   reclaimTimer.unref();

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { RegistryStore } from '../registry/store';
+import type { ChangeListener } from '../events/changes';
 import type { MountRecord } from '../registry/state';
 import { closeQuietly } from '../native/fd';
 import { O_DIRECTORY, O_PATH, openAt } from '../native/dirfd';
@@ -46,6 +47,8 @@ export interface AttachmentsOptions {
   now?: () => number;
   /** For tests; default /proc/self/mountinfo (the daemon's mount namespace). */
   mountinfoPath?: string;
+  /** Told of every attachment made and forgotten, once recorded. */
+  changes?: ChangeListener;
 }
 
 export class Attachments {
@@ -85,13 +88,14 @@ export class Attachments {
       attachMount(request.mountFd, request.targetFd);
     } catch (err) {
       try {
-        this.remove(BigInt(record.mountId));
+        this.forget(record.mountId);
       } catch (removeErr) {
         // Harmless: the mount id is never attached, so reconcile drops it and Unmount cannot match it.
         this.opts.log.warn({ err: removeErr, target: record.target }, 'could not forget an attachment that failed');
       }
       throw err;
     }
+    this.opts.changes?.({ kind: 'mount-added', ownerUid: record.ownerUid, mountId: record.mountId });
     return record;
   }
 
@@ -137,8 +141,17 @@ export class Attachments {
 
   /** Forgets an attachment (after it was detached); returns whether it was known. */
   remove(mountId: bigint): boolean {
-    const text = mountId.toString();
-    return this.opts.store.update((state) => state.mounts.delete(text));
+    const forgotten = this.forget(mountId.toString());
+    if (forgotten) this.opts.changes?.({ kind: 'mount-removed', ownerUid: forgotten.ownerUid, mountId: forgotten.mountId });
+    return forgotten !== undefined;
+  }
+
+  /** Deletes the record without announcing it: for one whose mount never became visible. */
+  private forget(mountId: string): MountRecord | undefined {
+    return this.opts.store.update((state) => {
+      const record = state.mounts.get(mountId);
+      return record && state.mounts.delete(mountId) ? record : undefined;
+    });
   }
 
   list(filter: { ownerUid?: number } = {}): MountRecord[] {
@@ -168,10 +181,12 @@ export class Attachments {
       if (where === null) stale.push(record);
       else if (where !== record.target) moved.set(record.mountId, where);
     }
+    const forgotten: MountRecord[] = [];
     if (stale.length > 0 || moved.size > 0) {
       this.opts.store.update((state) => {
         for (const record of stale) {
           if (!state.mounts.delete(record.mountId)) continue;
+          forgotten.push(record);
           this.opts.log.info({ target: record.target, ownerUid: record.ownerUid, mountId: record.mountId }, 'forgot an attachment that is no longer mounted');
         }
         for (const [mountId, target] of moved) {
@@ -182,6 +197,7 @@ export class Attachments {
         }
       });
     }
+    for (const record of forgotten) this.opts.changes?.({ kind: 'mount-removed', ownerUid: record.ownerUid, mountId: record.mountId });
     return { kept: records.length - stale.length, dropped: stale.length };
   }
 

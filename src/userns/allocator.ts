@@ -20,6 +20,7 @@ import {
 import { closeQuietly } from '../native/fd';
 import { NameExists, QuotaExceeded, RangeExhausted, SystemError } from '../errors';
 import { Errno } from '../native/errno';
+import { PendingChanges, type ChangeListener } from '../events/changes';
 
 export interface AllocatorOptions {
   store: RegistryStore;
@@ -32,6 +33,8 @@ export interface AllocatorOptions {
   exclusions: Exclusions;
   log: Logger;
   now?: () => number;
+  /** Told of every namespace allocated and reclaimed, once recorded. */
+  changes?: ChangeListener;
 }
 
 export interface AllocationRequest {
@@ -68,9 +71,11 @@ export class UserNamespaceAllocator {
   /** Where the sweep of a few records per allocation goes on from. */
   private sweepIterator: Iterator<NamespaceRecord> | undefined;
   readonly reclaimSupported: boolean;
+  private readonly pending: PendingChanges;
 
   constructor(private readonly opts: AllocatorOptions) {
     this.now = opts.now ?? Date.now;
+    this.pending = new PendingChanges(opts.changes);
     this.reclaimSupported = namespaceFileHandlesSupported();
     if (!this.reclaimSupported) {
       opts.log.warn('the kernel cannot tell whether a namespace still exists (no nsfs file handles): blocks are never reclaimed');
@@ -106,7 +111,7 @@ export class UserNamespaceAllocator {
   private allocateNow(request: AllocationRequest): Allocation {
     let fd = -1;
     try {
-      return this.opts.store.update((state, freed) => {
+      return this.pending.around(() => this.opts.store.update((state, freed) => {
         this.sweepSome(state, freed);
         this.ensureNameFree(state, freed, request.ownerUid, request.name);
         this.ensureQuota(state, freed, request.ownerUid);
@@ -125,8 +130,9 @@ export class UserNamespaceAllocator {
           handle,
           createdUsec: (BigInt(this.now()) * 1000n).toString(),
         });
+        this.pending.add({ kind: 'user-namespace-allocated', ownerUid: request.ownerUid, namespaceId: id.toString() });
         return { fd, base, size: request.size, namespaceId: id };
-      });
+      }));
     } catch (err) {
       // The registry write failed or a check refused: the namespace dies with its only fd.
       closeQuietly(fd);
@@ -161,7 +167,7 @@ export class UserNamespaceAllocator {
 
   /** Frees the blocks of every namespace that is gone; returns how many. */
   sweep(): number {
-    return this.opts.store.update((state, freed) => this.sweepState(state, freed));
+    return this.pending.around(() => this.opts.store.update((state, freed) => this.sweepState(state, freed)));
   }
 
   /**
@@ -201,6 +207,7 @@ export class UserNamespaceAllocator {
       if (state.namespaces.get(namespaceKey(record.base)) !== record) continue;
       freedBlocks.markFreed(record.base, this.now(), record.ownerUid);
       state.namespaces.delete(namespaceKey(record.base));
+      this.pending.add({ kind: 'user-namespace-reclaimed', ownerUid: record.ownerUid, namespaceId: record.namespaceId });
       freed++;
       this.opts.log.debug({ name: record.name, ownerUid: record.ownerUid, base: record.base }, 'reclaimed block');
     }
