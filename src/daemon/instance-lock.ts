@@ -28,10 +28,10 @@ export interface InstanceLock {
 
 /** Takes the state directory's daemon lock and records our pid; throws AlreadyRunning when another daemon holds it. */
 export function lockStateDirectory(stateDir: string): InstanceLock {
-  fs.mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, PID_FILE);
   // libuv opens with O_CLOEXEC, so the lock is not inherited by helpers we exec.
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
   try {
     flock(fd, LOCK_EX | LOCK_NB);
   } catch (err) {

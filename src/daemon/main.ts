@@ -19,6 +19,7 @@ import type { ChangeListener } from '../events/changes';
 import { Introspection, BUS_NAME } from '../bus/introspection';
 import { PolkitAuthority } from '../polkit/authority';
 import { RegistryStore } from '../registry/store';
+import { ensurePrivateStateDirectory } from '../registry/state-dir';
 import { UserNamespaceAllocator } from '../userns/allocator';
 import { Exclusions } from '../userns/exclusions';
 import { containerCallerRefusal } from '../userns/container-caller';
@@ -107,6 +108,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
   // A bug must not take the service down for everyone: log it and go on.
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
 
+  try {
+    ensurePrivateStateDirectory(stateDir);
+  } catch (err) {
+    fail(`refusing the state directory: ${(err as Error).message}`);
+  }
   // Before anything else touches the state directory or the embedded bus's runtime directory.
   let instance: InstanceLock;
   try {

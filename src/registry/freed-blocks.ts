@@ -113,7 +113,7 @@ export function parseFreedLog(text: string, into: FreedBlocks): number {
 }
 
 export function appendDurably(file: string, text: string): void {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o644);
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
   try {
     fs.writeSync(fd, text);
     fs.fsyncSync(fd);

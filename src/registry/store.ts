@@ -98,7 +98,7 @@ function writeAll(fd: number, text: string, position: number | null = null): num
 function replaceFile(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    const fd = fs.openSync(tmp, 'w', 0o644);
+    const fd = fs.openSync(tmp, 'w', 0o600);
     try {
       writeAll(fd, text);
       fs.fsyncSync(fd);
@@ -148,7 +148,7 @@ export class RegistryStore {
 
   /** Creates the state directory if needed and loads the registry; throws RegistryCorrupt on a damaged file. */
   open(): void {
-    fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     // libuv opens with O_CLOEXEC.
     this.lockFd = fs.openSync(path.join(this.stateDir, LOCK_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
     this.withLock(() => this.refresh());
