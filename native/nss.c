@@ -62,3 +62,33 @@ NSM_EXPORT int name(uint32_t *out, int max)						\
 
 NSS_ENUMERATE(nsm_nss_uids, struct passwd, setpwent, getpwent_r, endpwent, pw_uid)
 NSS_ENUMERATE(nsm_nss_gids, struct group, setgrent, getgrent_r, endgrent, gr_gid)
+
+/* Non-enumerating lookups: sources that do not enumerate (sss and ldap
+ * with enumeration off, winbind, mymachines) still answer these. Return 1
+ * when NSS knows the id, 0 when every source says it does not, -errno when
+ * a source could not answer (down, unreachable): then nobody can tell. */
+#define NSS_KNOWN(name, entry_type, get_r, id_type)					\
+NSM_EXPORT int name(uint32_t id)							\
+{											\
+	size_t size = START_BUF;							\
+	char *buf = malloc(size);							\
+	entry_type entry, *res = NULL;							\
+	int r, ret;									\
+											\
+	if (!buf)									\
+		return -ENOMEM;								\
+	for (;;) {									\
+		r = get_r((id_type)id, &entry, buf, size, &res);			\
+		if (r == ERANGE && (ret = grow(&buf, &size)) == 0)			\
+			continue;							\
+		if (r == ERANGE)							\
+			break;								\
+		ret = r != 0 ? -r : res ? 1 : 0;					\
+		break;									\
+	}										\
+	free(buf);									\
+	return ret;									\
+}
+
+NSS_KNOWN(nsm_nss_uid_known, struct passwd, getpwuid_r, uid_t)
+NSS_KNOWN(nsm_nss_gid_known, struct group, getgrgid_r, gid_t)

@@ -160,6 +160,7 @@ export class NsMountClient {
     return {
       version: all.Version?.value as string,
       features: (all.Features?.value as string[]) ?? [],
+      warnings: (all.Warnings?.value as string[]) ?? [],
       foreignUidBase: all.ForeignUidBase?.value as number,
       foreignUidCount: all.ForeignUidCount?.value as number,
     };

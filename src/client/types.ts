@@ -65,6 +65,8 @@ export interface MountedPartition {
 export interface ManagerProperties {
   version: string;
   features: string[];
+  /** Problems of the daemon's set-up an administrator should fix, e.g. NSS sources it cannot list. */
+  warnings: string[];
   foreignUidBase: number;
   foreignUidCount: number;
 }

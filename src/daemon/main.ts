@@ -23,6 +23,7 @@ import { ensurePrivateStateDirectory } from '../registry/state-dir';
 import { UserNamespaceAllocator } from '../userns/allocator';
 import { Exclusions } from '../userns/exclusions';
 import { containerCallerRefusal } from '../userns/container-caller';
+import { nsswitchWarningOfFile } from '../userns/nsswitch';
 import { Attachments } from '../mounts/attachments';
 import { loadConfig, ConfigError, type Config } from '../config';
 import { startEmbeddedStack, systemBusReachable, type EmbeddedStack } from '../stack/embedded';
@@ -130,6 +131,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }
   const features = detectFeatures({ scratchDir: stateDir });
   log.info({ features }, 'kernel features');
+  const warnings = [nsswitchWarningOfFile({ first: config.pool.first, last: config.pool.last })].filter((w): w is string => !!w);
+  for (const warning of warnings) log.warn(warning);
   // Changes become bus signals once there is a bus; those of start-up reach nobody anyway.
   let announce: ChangeListener = () => {};
   const changes: ChangeListener = (event) => announce(event);
@@ -190,7 +193,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     bus,
     methods: buildMethods({ allocator, attachments, config, log }),
     introspection: Introspection.fromContractFile(),
-    properties: managerProperties({ version: packageVersion(), features }),
+    properties: managerProperties({ version: packageVersion(), features, warnings }),
     authority: new PolkitAuthority(bus),
     callers,
     log,

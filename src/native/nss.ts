@@ -3,6 +3,8 @@ import { check } from './check';
 
 const nsm_nss_uids = libnsmount.func('int nsm_nss_uids(uint32_t *out, int max)');
 const nsm_nss_gids = libnsmount.func('int nsm_nss_gids(uint32_t *out, int max)');
+const nsm_nss_uid_known = libnsmount.func('int nsm_nss_uid_known(uint32_t id)');
+const nsm_nss_gid_known = libnsmount.func('int nsm_nss_gid_known(uint32_t id)');
 
 export interface NssIds {
   /** Sorted, without duplicates. */
@@ -34,4 +36,14 @@ export function listNssIds(): NssIds {
     uids: collect(nsm_nss_uids, 'getpwent_r'),
     gids: collect(nsm_nss_gids, 'getgrent_r'),
   };
+}
+
+/**
+ * Whether NSS knows `id` as a user (getpwuid) or group (getgrgid): these
+ * reach sources that do not enumerate. Throws SystemError when a source
+ * could not answer, since then nobody can tell. Blocks on NSS.
+ */
+export function nssKnowsId(kind: 'uid' | 'gid', id: number): boolean {
+  const r = kind === 'uid' ? nsm_nss_uid_known(id) : nsm_nss_gid_known(id);
+  return check(r, kind === 'uid' ? `getpwuid(${id})` : `getgrgid(${id})`) === 1;
 }

@@ -247,12 +247,16 @@ export class UserNamespaceAllocator {
   private pickBlock(state: RegistryState, freed: FreedBlocks, requester: number): number {
     const inUse = (b: number) => state.namespaces.has(namespaceKey(b * BLOCK_SIZE));
     const attempt = () => {
+      const now = this.now();
+      const listed = this.opts.exclusions.blockedBlocks(now);
+      // Looked up only for the candidates the choice gets to, in its order.
+      const blocked = { has: (b: number) => listed.has(b) || this.opts.exclusions.knownToNss(b, now) };
       return chooseBlock({
         pool: this.opts.pool,
         requester,
         reuseAcrossUsers: this.opts.reuseAcrossUsers ?? false,
         inUse,
-        blocked: this.opts.exclusions.blockedBlocks(this.now()),
+        blocked,
         neverUsedFrom: state.neverUsedFrom,
         leastRecentlyFreed: (usable, owner) => freed.pickLeastRecentlyFreed(usable, owner),
       });

@@ -28,7 +28,7 @@ export function chooseBlock(opts: {
   requester: number;
   reuseAcrossUsers: boolean;
   inUse: (blockIndex: number) => boolean;
-  blocked: Set<number>;
+  blocked: { has(blockIndex: number): boolean };
   neverUsedFrom: number;
   /** Least recently freed block that `usable` accepts, last held by `owner` if given. */
   leastRecentlyFreed: (usable: (base: number) => boolean, owner?: BlockOwner) => number | undefined;

@@ -1,10 +1,11 @@
 // Blocks the pool must never hand out because someone else may already use
 // those ids: /etc/subuid and /etc/subgid delegations, users and groups
-// known to NSS, and systemd-nsresourced's live allocations.
+// known to NSS (enumerated, and looked up one by one for sources that do
+// not enumerate), and systemd-nsresourced's allocations.
 import fs from 'node:fs';
-import path from 'node:path';
 import { addRangeBlocks, blockIndexOf, BLOCK_SIZE } from './block';
-import { listNssIds } from '../native/nss';
+import { listNssIds, nssKnowsId } from '../native/nss';
+import { readNsresourcedRegistry } from './nsresourced-registry';
 
 export interface ExclusionSources {
   subidFiles: string[];
@@ -14,6 +15,10 @@ export interface ExclusionSources {
   /** How long the subid files and the nsresourced registry stay fresh (default 1 s). */
   filesTtlMs?: number;
   listNssIds: () => { uids: number[]; gids: number[] };
+  /** getpwuid/getgrgid: true when NSS knows the id; throws when a source cannot answer. */
+  nssKnowsId?: (kind: 'uid' | 'gid', id: number) => boolean;
+  /** How long the lookups of one block stay fresh (default 60 s). */
+  lookupTtlMs?: number;
 }
 
 export const DEFAULT_EXCLUSION_SOURCES: ExclusionSources = {
@@ -21,6 +26,7 @@ export const DEFAULT_EXCLUSION_SOURCES: ExclusionSources = {
   nsresourcedRegistry: '/run/systemd/nsresource/registry',
   nssTtlMs: 10_000,
   listNssIds,
+  nssKnowsId,
 };
 
 /** "name:start:count" lines; comments and malformed lines are ignored. */
@@ -38,36 +44,6 @@ export function parseSubidFile(text: string): Array<{ start: number; count: numb
   return ranges;
 }
 
-/**
- * nsresourced keeps one JSON file per allocation ("i<inode>.userns") with
- * "start" and "size", plus "u<start>.userns" links. A file that cannot be
- * parsed still reserves the block its name gives, so we fail safe.
- */
-export function readNsresourcedRegistry(dir: string): Array<{ start: number; count: number }> {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-  const ranges: Array<{ start: number; count: number }> = [];
-  for (const name of names) {
-    if (!name.endsWith('.userns')) continue;
-    const byName = /^u(\d+)\.userns$/.exec(name);
-    try {
-      const json = JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as { start?: unknown; size?: unknown };
-      if (typeof json.start === 'number' && typeof json.size === 'number') {
-        ranges.push({ start: json.start, count: json.size });
-        continue;
-      }
-    } catch {
-      // fall through to the name
-    }
-    if (byName) ranges.push({ start: Number(byName[1]), count: BLOCK_SIZE });
-  }
-  return ranges;
-}
-
 export class Exclusions {
   private subidCache = new Map<string, { mtimeMs: number; size: number; blocks: Set<number> }>();
   private nssBlocks: Set<number> | null = null;
@@ -75,6 +51,7 @@ export class Exclusions {
   private combinedAt = 0;
   private combinedNss: Set<number> | null = null;
   private nssFetchedAt = 0;
+  private readonly lookups = new Map<number, { known: boolean; at: number }>();
 
   constructor(private readonly sources: ExclusionSources = DEFAULT_EXCLUSION_SOURCES) {}
 
@@ -98,10 +75,31 @@ export class Exclusions {
     return blocked;
   }
 
+  /**
+   * Whether NSS knows a user or group at the first or last id of the block,
+   * asked one id at a time: sssd or LDAP with enumeration off, winbind and
+   * mymachines answer these, though they list nobody. Each lookup can cost
+   * a round trip (about 0.6 ms here, most of it nss-systemd probing for
+   * userdb services), so only the two ends are asked, and the answer is
+   * kept for lookupTtlMs. A source that cannot answer throws: no one can
+   * tell then whether the ids are free.
+   */
+  knownToNss(block: number, now = Date.now()): boolean {
+    const cached = this.lookups.get(block);
+    if (cached && now - cached.at < (this.sources.lookupTtlMs ?? 60_000)) return cached.known;
+    const knows = this.sources.nssKnowsId;
+    const first = block * BLOCK_SIZE;
+    const last = first + BLOCK_SIZE - 1;
+    const known = !!knows && [first, last].some((id) => knows('uid', id) || knows('gid', id));
+    this.lookups.set(block, { known, at: now });
+    return known;
+  }
+
   /** Forget cached data, e.g. before retrying an allocation that found nothing free. */
   invalidate(): void {
     this.nssBlocks = null;
     this.combined = null;
+    this.lookups.clear();
   }
 
   private subidBlocks(file: string): Set<number> {

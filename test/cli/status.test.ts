@@ -34,6 +34,8 @@ rootTest.serial('status --json parses and matches ListUserNamespaces for the sam
     t.deepEqual(status.pool, { namespaces: 2, reservedIds: 2 * 65536 });
     t.is(status.version, (await root.properties()).version);
     t.true(status.features.includes('user-namespaces'));
+    // nsswitch.conf here names files and systemd only: nothing to warn about.
+    t.deepEqual(status.warnings, []);
     t.deepEqual(status.foreignRange, { base: 2147352576, count: 65536 });
     t.deepEqual(status.mounts, []);
   } finally {

@@ -11,7 +11,8 @@ export const status: Command = {
   summary: 'show the daemon, your user namespaces and your attachments',
   help: `Usage: nsmountctl status [--json]
 
-Shows nsmountd's version and the kernel features it found, how much of the
+Shows nsmountd's version, the kernel features it found, any warning about
+its set-up (e.g. NSS sources whose users it cannot list), how much of the
 uid pool is in use (as far as you may see: root sees every allocation, others
 only their own), your live user namespaces and the mounts nsmountd attached
 for you.
@@ -28,6 +29,7 @@ for you.
       address: ctx.address,
       version: props.version,
       features: props.features,
+      warnings: props.warnings,
       foreignRange: { base: props.foreignUidBase, count: props.foreignUidCount },
       pool: { namespaces: namespaces.length, reservedIds },
       namespaces,
@@ -40,6 +42,7 @@ for you.
     const foreignEnd = props.foreignUidBase + props.foreignUidCount - 1;
     ctx.out(`nsmountd ${props.version} on ${ctx.address}\n`);
     ctx.out(`features:      ${props.features.join(', ') || '(none)'}\n`);
+    for (const warning of props.warnings) ctx.out(`warning:       ${warning}\n`);
     ctx.out(`foreign range: ${props.foreignUidBase}-${foreignEnd} (${props.foreignUidCount} ids)\n`);
     ctx.out(
       `pool:          ${namespaces.length} live namespace(s) ${uid === 0 ? 'in total' : 'of yours'}, ${reservedIds} ids reserved (64K blocks)\n\n`,
