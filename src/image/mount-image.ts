@@ -4,7 +4,10 @@
 // mount holds the device, so the device lives exactly as long as the mount.
 import { BadImage, InvalidArgument, NotSupported, NoMountablePartition, SystemError } from '../errors';
 import { Errno } from '../native/errno';
+import nodeFs from 'node:fs';
 import { closeQuietly } from '../native/fd';
+import { createUserNamespace } from '../native/userns';
+import { ownerIdmap } from '../idmap/idmap-maps';
 import { FsMountError, fsMount } from '../native/fsmount';
 import { attachLoopDevice } from '../native/loop';
 import { setMountAttributes } from '../native/mount-api';
@@ -24,6 +27,12 @@ export interface MountImageOptions {
   partitions?: readonly string[];
   /** Idmap every mount through this user namespace. */
   userNamespaceFd?: number;
+  /**
+   * Idmap every mount so the owner of its root directory (as on disk)
+   * appears as these ids, every other id as the overflow id: the image
+   * looks like the caller's own. Excludes userNamespaceFd.
+   */
+  showOwnerAs?: { uid: number; gid: number };
   /** nosuid and nodev on every mount (for non-root callers). */
   forceNosuidNodev: boolean;
   /** Comma-separated MountOptions text, checked per filesystem. */
@@ -112,6 +121,25 @@ function translateIdmapError(error: unknown, fstype: string): unknown {
   return error;
 }
 
+/** The owner mode: the root directory's on-disk owner appears as `as`. */
+function idmapRootOwner(mountFd: number, as: { uid: number; gid: number }, driver: string): void {
+  // Not idmapped yet, so fstat gives the ids as stored in the image.
+  const root = nodeFs.fstatSync(mountFd);
+  const namespaceFd = createUserNamespace({
+    ownerUid: 0,
+    ownerGid: 0,
+    uidMap: ownerIdmap(root.uid, as.uid),
+    gidMap: ownerIdmap(root.gid, as.gid),
+  });
+  try {
+    setMountAttributes(mountFd, { idmapUserNamespaceFd: namespaceFd });
+  } catch (error) {
+    throw translateIdmapError(error, driver);
+  } finally {
+    closeQuietly(namespaceFd);
+  }
+}
+
 function mountPartition(fd: number, partition: DissectedPartition, options: MountImageOptions, readOnlyFd: boolean): MountedPartition {
   const fs = mountableFileSystem(partition);
   const readOnly = options.readOnly || readOnlyFd || fs.alwaysReadOnly || partition.readOnlyFlag;
@@ -141,6 +169,7 @@ function mountPartition(fd: number, partition: DissectedPartition, options: Moun
         throw translateIdmapError(error, fs.driver);
       }
     }
+    if (options.showOwnerAs) idmapRootOwner(mountFd, options.showOwnerAs, fs.driver);
   } catch (error) {
     closeQuietly(mountFd);
     throw error;

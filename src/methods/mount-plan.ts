@@ -22,6 +22,8 @@ export interface MountRequest {
   partitions?: string[];
   attachToFd?: number;
   mountOptions?: string;
+  /** "owner": the root directory's owner appears as the caller. */
+  mode?: 'identity' | 'owner';
 }
 
 export interface MountPlan {
@@ -93,6 +95,7 @@ export function polkitDetails(request: MountRequest, plan: MountPlan): Record<st
     filesystems: [...new Set(plan.selected.map((p) => p.fstype ?? ''))].join(','),
     partitions: plan.selected.map((p) => p.designator).join(','),
     read_only: String(plan.readOnly),
+    mode: request.mode ?? 'identity',
   };
   if (plan.attach) details.attach_to = plan.attach.targetPath;
   if (request.mountOptions !== undefined) details.mount_options = request.mountOptions;

@@ -17,7 +17,8 @@ import { checkUserNamespaceOption } from './user-namespace-option';
 export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
 export const MOUNT_IMAGE_UNTRUSTED_ACTION = 'org.nsmount.mount-image-untrusted';
 
-const OPTIONS = { ReadOnly: 'b', UserNamespace: 'h', Partitions: 'as', AttachTo: 'h', MountOptions: 's' } as const;
+const OPTIONS = { ReadOnly: 'b', UserNamespace: 'h', Partitions: 'as', AttachTo: 'h', MountOptions: 's', Mode: 's' } as const;
+const MODES = ['identity', 'owner'] as const;
 
 interface Params extends MountRequest {
   userNamespaceFd?: number;
@@ -44,6 +45,13 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
         asArgument('options.MountOptions', () => parseMountOptions(text));
       }
       if (parsed.Partitions?.length === 0) throw new InvalidArgument('options.Partitions', 'names no partition');
+      const mode = parsed.Mode ?? 'identity';
+      if (!(MODES as readonly string[]).includes(mode)) {
+        throw new InvalidArgument('options.Mode', `must be one of ${MODES.join(', ')}; got "${mode}"`);
+      }
+      if (mode === 'owner' && parsed.UserNamespace !== undefined) {
+        throw new InvalidArgument('options.Mode', '"owner" shows the image as the caller\'s own and cannot be combined with UserNamespace');
+      }
       return {
         imageFd: image as number,
         readOnly: parsed.ReadOnly,
@@ -51,6 +59,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
         attachToFd: parsed.AttachTo,
         mountOptions: parsed.MountOptions,
         userNamespaceFd: parsed.UserNamespace,
+        mode: mode as MountRequest['mode'],
       };
     },
     checkFds(params, { caller }) {
@@ -79,6 +88,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
         forceNosuidNodev: caller.uid !== 0,
         mountOptions: params.mountOptions,
         dissected: plan.dissected,
+        showOwnerAs: params.mode === 'owner' ? { uid: caller.uid, gid: caller.gid } : undefined,
       });
       let undo: (() => void) | undefined;
       try {
