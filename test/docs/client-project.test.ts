@@ -22,6 +22,9 @@ function example(name: string): string {
   return m[1];
 }
 
+// npm and a whole tsc run take seconds alone, minutes on a loaded 2-core machine.
+const SLOW_STEP_MS = 170_000;
+
 let stack: TestStack;
 test.before(async () => {
   if (rootSkipReason) return;
@@ -47,6 +50,7 @@ const project = test.macro<[string, string]>({
     const installed = await runAsUser(alice, ['npm', 'install', '--offline', '--ignore-scripts', '--no-bin-links', '--no-audit', '--no-fund', PACKAGE_ROOT], {
       env,
       cwd: dir,
+      timeoutMs: SLOW_STEP_MS,
     });
     t.is(installed.code, 0, installed.stdout + installed.stderr);
     // The compiler and Node's types, as "npm install --save-dev" would
@@ -55,7 +59,7 @@ const project = test.macro<[string, string]>({
     fs.symlinkSync(path.join(PACKAGE_ROOT, 'node_modules/typescript'), path.join(dir, 'node_modules/typescript'));
     fs.symlinkSync(path.join(PACKAGE_ROOT, 'node_modules/@types/node'), path.join(dir, 'node_modules/@types/node'));
     chownTree(dir);
-    const compiled = await runAsUser(alice, [process.execPath, path.join(dir, 'node_modules/typescript/bin/tsc'), '-p', dir], { env, cwd: dir });
+    const compiled = await runAsUser(alice, [process.execPath, path.join(dir, 'node_modules/typescript/bin/tsc'), '-p', dir], { env, cwd: dir, timeoutMs: SLOW_STEP_MS });
     t.is(compiled.code, 0, compiled.stdout + compiled.stderr);
     const ran = await runAsUser(alice, [process.execPath, path.join(dir, 'dist/main.js')], { env: { DBUS_SYSTEM_BUS_ADDRESS: stack.address }, cwd: dir });
     t.is(ran.code, 0, ran.stderr);
@@ -63,8 +67,9 @@ const project = test.macro<[string, string]>({
   },
   title: (_p, type: string) => `the documented project builds and runs with "type": "${type}"`,
 });
-(rootSkipReason ? test.skip : test)(project, 'module', 'ES module');
-(rootSkipReason ? test.skip : test)(project, 'commonjs', 'CommonJS');
+// One at a time: two compilers at once would only slow each other down.
+(rootSkipReason ? test.skip : test.serial)(project, 'module', 'ES module');
+(rootSkipReason ? test.skip : test.serial)(project, 'commonjs', 'CommonJS');
 
 rootTest('the packed tarball carries the compiled client, its types and the native library', (t) => {
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: PACKAGE_ROOT, encoding: 'utf8' })) as Array<{
