@@ -38,6 +38,11 @@ export interface DispatcherOptions {
   callers: CallerDirectory;
   log: Logger;
   machineId: () => string;
+  /**
+   * Runs a method's act once what it needs is free (the registry lock),
+   * waiting without blocking other calls; default: at once.
+   */
+  guardStep?: <T>(step: () => T) => Promise<T>;
 }
 
 class BusError extends Error {
@@ -161,7 +166,10 @@ export class Dispatcher {
       }
       // Acting for a caller that already left would leave resources nobody owns.
       if (this.opts.callers.hasVanished(caller.sender)) throw new NotAuthorized(`caller ${caller.sender} disconnected`);
-      const reply = await method.act(params, ctx);
+      // act waits for the registry without stalling other calls; the steps
+      // before it only read it, and fail at once while another process holds it.
+      const guard = this.opts.guardStep ?? (async <T>(step: () => T) => step());
+      const reply = await guard(() => method.act(params, ctx));
       // Work that outlives the reply must have someone to receive it; a caller
       // who gave up meanwhile (a client timeout during a slow password) must
       // not leave an attachment nobody knows about.

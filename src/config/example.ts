@@ -26,6 +26,11 @@ export function exampleConfigText(): string {
 # daemon on the next call. 0 = never exit.
 #idle_timeout_sec = ${toml(d.daemon.idleTimeoutSec)}
 
+# Seconds a call waits for the registry lock while another process holds
+# it, before it fails with Unavailable. The daemon goes on answering
+# everything else meanwhile.
+#registry_lock_timeout_sec = ${toml(d.daemon.registryLockTimeoutSec)}
+
 [pool]
 # Host user/group IDs handed out to user namespaces, in blocks of 65536.
 # first must be a multiple of 65536 and at least 65536; last is inclusive,

@@ -21,6 +21,7 @@ export const SCHEMA: Schema = {
     state_dir: { prop: 'stateDir', check: absolutePath() },
     log_level: { prop: 'logLevel', check: oneOf(LOG_LEVELS) },
     idle_timeout_sec: { prop: 'idleTimeoutSec', check: integer({ min: 0 }) },
+    registry_lock_timeout_sec: { prop: 'registryLockTimeoutSec', check: integer({ min: 1 }) },
   },
   pool: {
     // IDs below 65536 are the host's own users and groups.

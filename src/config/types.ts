@@ -12,6 +12,8 @@ export interface Config {
     logLevel: LogLevel;
     /** Exit after this many idle seconds (D-Bus activation restarts us); 0 = never. */
     idleTimeoutSec: number;
+    /** How long a call waits for the registry lock another process holds before it fails with Unavailable. */
+    registryLockTimeoutSec: number;
   };
   pool: {
     /** First host uid/gid handed out; a multiple of 65536. */

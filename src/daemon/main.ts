@@ -198,6 +198,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
     callers,
     log,
     machineId,
+    guardStep: (step) =>
+      store.whenFree(step, {
+        timeoutMs: config.daemon.registryLockTimeoutSec * 1000,
+        onWait: () => log.info({ stateDir }, 'waiting for the registry lock, held by another process'),
+      }),
   });
   dispatcher.attach();
   announce = changeSignals(bus, log);

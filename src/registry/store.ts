@@ -27,13 +27,15 @@ import {
 import { FreedBlocks, parseFreedLog, appendDurably, formatFreedLine } from './freed-blocks';
 import { JOURNAL_FILE, entryLine, headerLine, parseJournal, type JournalEntry } from './journal';
 import type { Table, TableOp } from './table';
-import { flock, LOCK_EX, LOCK_UN } from '../native/fd';
+import { RegistryLock, type WaitOptions } from './lock';
 import { SystemError } from '../errors';
 import { Errno } from '../native/errno';
 
 const REGISTRY_FILE = 'registry.json';
 const FREED_LOG = 'freed.log';
 const LOCK_FILE = 'registry.lock';
+/** How long start-up waits for a registry lock another process holds. */
+const START_LOCK_TIMEOUT_MS = 30_000;
 /** Rewrite the freed log once it holds this many times more lines than blocks. */
 const COMPACT_FACTOR = 4;
 /** Fold the journal into the snapshot once it holds this many entries more than twice the records. */
@@ -128,7 +130,7 @@ export class RegistryStore {
   private readonly file: string;
   private readonly journalFile: string;
   private readonly freedFile: string;
-  private lockFd = -1;
+  private lock: RegistryLock | undefined;
   private state: RegistryState = emptyState();
   private snapshot: FileSignature | null = null;
   /** The snapshot's generation: the journal that continues it has the same. */
@@ -149,14 +151,22 @@ export class RegistryStore {
   /** Creates the state directory if needed and loads the registry; throws RegistryCorrupt on a damaged file. */
   open(): void {
     fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
-    // libuv opens with O_CLOEXEC.
-    this.lockFd = fs.openSync(path.join(this.stateDir, LOCK_FILE), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-    this.withLock(() => this.refresh());
+    this.lock = new RegistryLock(path.join(this.stateDir, LOCK_FILE));
+    this.lock.runAtStart(() => this.refresh(), START_LOCK_TIMEOUT_MS);
   }
 
   close(): void {
-    if (this.lockFd >= 0) fs.closeSync(this.lockFd);
-    this.lockFd = -1;
+    this.lock?.close();
+    this.lock = undefined;
+  }
+
+  /**
+   * Runs a synchronous step that may use the registry once the lock is
+   * free, waiting without blocking the event loop (see RegistryLock).
+   */
+  whenFree<T>(step: () => T, options: WaitOptions): Promise<T> {
+    if (!this.lock) throw new Error('registry is not open');
+    return this.lock.whenFree(step, options);
   }
 
   /** The registry as stored, read without the lock: for inspecting a state directory (tests, tools). */
@@ -222,13 +232,8 @@ export class RegistryStore {
   }
 
   private withLock<T>(fn: () => T): T {
-    if (this.lockFd < 0) throw new Error('registry is not open');
-    flock(this.lockFd, LOCK_EX);
-    try {
-      return fn();
-    } finally {
-      flock(this.lockFd, LOCK_UN);
-    }
+    if (!this.lock) throw new Error('registry is not open');
+    return this.lock.run(fn);
   }
 
   /** Re-reads only what another writer changed. */

@@ -3,9 +3,9 @@
 // the attachment is made, but nobody is there to receive it, so the daemon
 // takes it back: detached, its loop device freed, nothing recorded.
 //
-// The daemon is held inside act deterministically: the test holds the
-// registry's flock, so the daemon blocks at the attachment's registry
-// write; meanwhile the client is killed and the bus drops its name.
+// The daemon is held at act deterministically: the test holds the
+// registry's flock, so the call waits for it (after polkit agreed, before
+// act); meanwhile the client is killed and the bus drops its name.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { CALL_CLIENT } from '../helpers/paths';
 import { bob } from '../helpers/users';
 import { makeExt4, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';
 import { removeTree } from '../helpers/cleanup';
-import { busNamesOfPid, holdRegistryLock, logEntries, mountsBelow, nameHasOwner, readRegistry, waitFor, waitsForFlock } from './fixture';
+import { busNamesOfPid, holdRegistryLock, logEntries, mountsBelow, nameHasOwner, readRegistry, waitFor, waitsForRegistryLock } from './fixture';
 
 let stack: TestStack;
 let work: string;
@@ -68,7 +68,7 @@ const leaves = test.macro({
     );
     const exited = new Promise<void>((resolve) => client.on('exit', () => resolve()));
     try {
-      await waitFor(`nsmountd to block on the registry lock in ${c.member}`, () => waitsForFlock(stack.daemon.pid));
+      await waitFor(`nsmountd to block on the registry lock in ${c.member}`, () => waitsForRegistryLock(stack.daemon.logs, logFrom));
       const names = await busNamesOfPid(stack.connection, client.pid!);
       t.is(names.length, 1);
       client.kill('SIGKILL');

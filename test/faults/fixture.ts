@@ -161,10 +161,7 @@ export function holdRegistryLock(stateDir: string): () => void {
   };
 }
 
-/** True once process `pid` waits for an flock (a "->" line of /proc/locks). */
-export function waitsForFlock(pid: number): boolean {
-  return fs
-    .readFileSync('/proc/locks', 'utf8')
-    .split('\n')
-    .some((l) => / -> FLOCK /.test(l) && l.split(/\s+/).includes(String(pid)));
+/** True once the daemon logged, after line `from`, that a call waits for the registry lock (it polls; it never blocks in flock). */
+export function waitsForRegistryLock(logs: string[], from: number): boolean {
+  return logEntries(logs, from).some((e) => typeof e.msg === 'string' && e.msg.startsWith('waiting for the registry lock'));
 }

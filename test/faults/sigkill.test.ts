@@ -5,9 +5,9 @@
 // is not behind an attached mount.
 //
 // Two kinds of kill points:
-// - chosen: the test holds the registry's flock, so the daemon blocks at
-//   its first registry write of the call (flock is synchronous, the whole
-//   daemon waits), and is killed there; /proc/locks tells when it waits;
+// - chosen: the test holds the registry's flock, so the call waits (without
+//   stalling the daemon) for the lock before its act, and the daemon is
+//   killed there; its log tells when it waits;
 // - random, seeded: bursts of AllocateUserNamespace, MakeDirectory and
 //   Mount with AttachTo, killed after a random number of calls plus a
 //   random delay. NSMOUNTD_FAULT_SEED replays a run.
@@ -23,7 +23,7 @@ import { runSession, type SessionResult, type SessionStep } from '../helpers/ses
 import { alice, bob } from '../helpers/users';
 import { makeExt4, tempDir } from '../helpers/images';
 import { removeTree } from '../helpers/cleanup';
-import { busyLoopDevices, holdRegistryLock, logEntries, mountsBelow, readRegistry, seededRandom, sleep, waitFor, waitsForFlock } from './fixture';
+import { busyLoopDevices, holdRegistryLock, logEntries, mountsBelow, readRegistry, seededRandom, sleep, waitFor, waitsForRegistryLock } from './fixture';
 
 let stack: TestStack;
 let work: string;
@@ -114,11 +114,12 @@ const killedAtRegistryWrite = test.macro({
   async exec(t, c: ChosenCase) {
     const n = chosenCount++;
     const { user, member, signature, body } = c.call(n);
+    const logFrom = stack.daemon.logs.length;
     const release = holdRegistryLock(stack.stateDir);
     let pending: Promise<CallResult> | undefined;
     try {
       pending = callAs(user, stack.address, member, signature, body);
-      await waitFor(`nsmountd to block on the registry lock in ${member}`, () => waitsForFlock(stack.daemon.pid));
+      await waitFor(`nsmountd to block on the registry lock in ${member}`, () => waitsForRegistryLock(stack.daemon.logs, logFrom));
       await stack.daemon.stop('SIGKILL');
     } finally {
       release();
