@@ -1,0 +1,69 @@
+// Locked clones of detached mounts (native/mount_lock.c): flags the kernel
+// will let no one clear, for mounts handed to callers who are not root.
+import { libnsmount } from './library';
+import { SystemError } from '../errors';
+
+const nsm_lock_staging_new = libnsmount.func('int nsm_lock_staging_new(_Out_ int *userns_fd, _Out_ int *failed_step)');
+const nsm_lock_mount = libnsmount.func(
+  'int nsm_lock_mount(int mount_fd, int staging_fd, int lock_userns_fd, int recursive, _Out_ int *failed_step)',
+);
+
+// Indexed by enum nsm_lock_step in native/mount_lock.c.
+const STEP_NAMES = [
+  'start mount lock child',
+  'unshare the staging mount namespace',
+  'make the staging namespace private',
+  'make the staging tmpfs',
+  'pivot into the staging tmpfs',
+  'make the lock user namespace',
+  'enter the staging mount namespace',
+  'attach the mount for locking',
+  'enter the lock user namespace',
+  'copy the staging namespace',
+  'open_tree(OPEN_TREE_CLONE) in the locked copy',
+] as const;
+
+export const LOCK_STEP_CLONE = STEP_NAMES.length - 1;
+
+/** A lock step failed; `step` indexes what it was doing. */
+export class MountLockError extends SystemError {
+  constructor(
+    errno: number,
+    readonly step: number,
+  ) {
+    super(errno, STEP_NAMES[step] ?? `mount lock step ${step}`);
+  }
+}
+
+export interface LockStaging {
+  /** The staging mount namespace: one tmpfs with an empty directory. */
+  stagingFd: number;
+  /** A user namespace owned by root with no ids mapped; copies made in it are locked. */
+  lockUserNamespaceFd: number;
+}
+
+export function createLockStaging(): LockStaging {
+  const userns: [unknown] = [-1];
+  const step: [unknown] = [0];
+  const fd = nsm_lock_staging_new(userns, step);
+  if (fd < 0) throw new MountLockError(-fd, Number(step[0]));
+  return { stagingFd: fd, lockUserNamespaceFd: Number(userns[0]) };
+}
+
+/**
+ * Returns a locked clone of the detached mount tree `mountFd` (with its
+ * submounts when `recursive`). `mountFd` is used up either way: close it.
+ */
+export function lockedClone(mountFd: number, staging: LockStaging, options: { recursive: boolean }): number {
+  const step: [unknown] = [0];
+  const fd = nsm_lock_mount(mountFd, staging.stagingFd, staging.lockUserNamespaceFd, options.recursive ? 1 : 0, step);
+  if (fd < 0) throw new MountLockError(-fd, Number(step[0]));
+  return fd;
+}
+
+const nsm_lock_reap = libnsmount.func('int nsm_lock_reap(void)');
+
+/** Reaps lock children that have finished tearing down; returns how many are still busy. */
+export function reapLockChildren(): number {
+  return nsm_lock_reap();
+}
