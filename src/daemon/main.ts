@@ -20,6 +20,7 @@ import { Introspection, BUS_NAME } from '../bus/introspection';
 import { PolkitAuthority } from '../polkit/authority';
 import { RegistryStore } from '../registry/store';
 import { ensurePrivateStateDirectory } from '../registry/state-dir';
+import { prepareMountLocking } from '../mounts/lock';
 import { UserNamespaceAllocator } from '../userns/allocator';
 import { Exclusions } from '../userns/exclusions';
 import { containerCallerRefusal } from '../userns/container-caller';
@@ -133,6 +134,14 @@ export async function runDaemon(argv: string[]): Promise<void> {
   log.info({ features }, 'kernel features');
   const warnings = [nsswitchWarningOfFile({ first: config.pool.first, last: config.pool.last })].filter((w): w is string => !!w);
   for (const warning of warnings) log.warn(warning);
+  try {
+    prepareMountLocking();
+  } catch (err) {
+    // Mounts for callers other than root cannot be handed out until this
+    // works (each such call tries again and fails with the reason); the
+    // rest of the service can.
+    log.error({ err: err instanceof SystemError ? err.message : err }, 'cannot prepare mount flag locking');
+  }
   // Changes become bus signals once there is a bus; those of start-up reach nobody anyway.
   let announce: ChangeListener = () => {};
   const changes: ChangeListener = (event) => announce(event);

@@ -6,6 +6,7 @@ import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
 import { mountIdsOf, openTreeClone, setMountAttributes } from '../native/mount-api';
 import { createUserNamespace, type UserNamespaceMaps } from '../native/userns';
+import { lockMountFlags, needsLockedFlags } from '../mounts/lock';
 import { requireDirectory } from './file-kind';
 import { isForeignId } from './foreign-range';
 import { foreignIdmap, ownerIdmap, targetRootHostId } from './idmap-maps';
@@ -31,14 +32,17 @@ export interface IdmapDirectoryRequest {
   userNamespaceMaps?: UserNamespaceMaps;
   mode: IdmapMode;
   readOnly: boolean;
-  /** Include submounts of the directory. */
+  /**
+   * Include submounts of the directory. Callers other than root get a
+   * refusal (InvalidArgument "recursive") without it when there are any.
+   */
   recursive: boolean;
   /** nosuid,nodev; forced for every non-root caller whatever this says. */
   forceNosuidNodev: boolean;
 }
 
 export interface IdmappedDirectory {
-  /** Detached mount (O_PATH, O_CLOEXEC); the caller of this function owns it. */
+  /** Detached mount (O_PATH, O_CLOEXEC), its flags locked unless the caller is root; the caller of this function owns it. */
   mountFd: number;
   resolvedMode: ResolvedIdmapMode;
   /** STATX_MNT_ID_UNIQUE of the new mount (legacy id on kernels before 6.8); it keeps this id once attached. */
@@ -60,8 +64,11 @@ export function idmapDirectory(request: IdmapDirectoryRequest): IdmappedDirector
   const resolvedMode = resolveMode(request.mode, owner.uid, request.callerUid);
   const idmap = idmapFor(resolvedMode, owner, request, targetMaps);
   const nosuidNodev = request.forceNosuidNodev || request.callerUid !== 0;
+  const lockFlags = needsLockedFlags(request.callerUid);
 
-  const mountFd = openTreeClone(request.directoryFd, { recursive: request.recursive });
+  // A locked copy tells whether the tree has submounts (the kernel refuses
+  // to leave out locked ones), so it must see them all.
+  let mountFd = openTreeClone(request.directoryFd, { recursive: request.recursive || lockFlags });
   let idmapNamespaceFd: number | undefined;
   try {
     if (idmap) idmapNamespaceFd = createUserNamespace({ ownerUid: 0, ownerGid: 0, ...idmap });
@@ -76,6 +83,11 @@ export function idmapDirectory(request: IdmapDirectoryRequest): IdmappedDirector
       });
     } catch (err) {
       throw idmapRefusal(err, idmapNamespaceFd !== undefined);
+    }
+    if (lockFlags) {
+      const unlocked = mountFd;
+      mountFd = -1; // lockMountFlags closes it
+      mountFd = lockMountFlags(unlocked, { recursive: request.recursive });
     }
     const ids = mountIdsOf(mountFd);
     return {

@@ -11,6 +11,7 @@ import { ownerIdmap } from '../idmap/idmap-maps';
 import { FsMountError, fsMount } from '../native/fsmount';
 import { attachLoopDevice } from '../native/loop';
 import { setMountAttributes } from '../native/mount-api';
+import { lockMountFlags } from '../mounts/lock';
 import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from './dissect';
 import { parseMountOptions, resolveMountOptions, type FileSystem } from './filesystems';
 import { inspectImageFd } from './image-fd';
@@ -35,6 +36,8 @@ export interface MountImageOptions {
   showOwnerAs?: { uid: number; gid: number };
   /** nosuid and nodev on every mount (for non-root callers). */
   forceNosuidNodev: boolean;
+  /** Lock every mount's flags (for non-root callers; see src/mounts/lock.ts). */
+  lockFlags?: boolean;
   /** Comma-separated MountOptions text, checked per filesystem. */
   mountOptions?: string;
   /**
@@ -170,6 +173,11 @@ function mountPartition(fd: number, partition: DissectedPartition, options: Moun
       }
     }
     if (options.showOwnerAs) idmapRootOwner(mountFd, options.showOwnerAs, fs.driver);
+    if (options.lockFlags) {
+      const unlocked = mountFd;
+      mountFd = -1; // lockMountFlags closes it
+      mountFd = lockMountFlags(unlocked, { recursive: false });
+    }
   } catch (error) {
     closeQuietly(mountFd);
     throw error;

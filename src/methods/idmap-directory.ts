@@ -23,6 +23,7 @@ export const IDMAP_DIRECTORY_UNTRUSTED_ACTION = 'org.nsmount.idmap-directory-unt
 const OPTIONS = { UserNamespace: 'h', Mode: 's', ReadOnly: 'b', Recursive: 'b', AttachTo: 'h' } as const;
 const MODES: readonly IdmapMode[] = ['foreign', 'owner', 'identity', 'auto'];
 const ATTACH_TO = 'options.AttachTo';
+const RECURSIVE_OPTION = 'options.Recursive';
 
 interface Params {
   directoryFd: number;
@@ -120,6 +121,7 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
           forceNosuidNodev: caller.uid !== 0,
         });
       } catch (err) {
+        if (err instanceof InvalidArgument && err.argument === 'recursive') throw renameArgument(err, RECURSIVE_OPTION, ['recursive']);
         throw renameArgument(err, USER_NAMESPACE_OPTION, ['userNamespace']);
       }
       const mountFd = result.mountFd;

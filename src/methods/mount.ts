@@ -9,6 +9,7 @@ import { parseMountOptions } from '../image/filesystems';
 import { mountImage, type MountedPartition } from '../image/mount-image';
 import { closeQuietly } from '../native/fd';
 import type { Attachments } from '../mounts/attachments';
+import { needsLockedFlags } from '../mounts/lock';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
 import { planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
@@ -86,6 +87,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
         partitions: params.partitions,
         userNamespaceFd: params.userNamespaceFd,
         forceNosuidNodev: caller.uid !== 0,
+        lockFlags: needsLockedFlags(caller.uid),
         mountOptions: params.mountOptions,
         dissected: plan.dissected,
         showOwnerAs: params.mode === 'owner' ? { uid: caller.uid, gid: caller.gid } : undefined,

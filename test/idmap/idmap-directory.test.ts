@@ -300,23 +300,40 @@ rootTest('readOnly gives a read-only mount', (t) => {
   t.throws(() => fs.writeFileSync(path.join(s.target, 'x'), ''), { code: 'EROFS' });
 });
 
-rootTest('recursive idmaps submounts too; without it they are left out', (t) => {
-  for (const recursive of [true, false]) {
-    const s = scratch(t, { uid: FOREIGN, gid: FOREIGN });
-    const sub = path.join(s.source, 'sub');
-    fs.mkdirSync(sub);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', sub]);
-    fs.writeFileSync(path.join(sub, 'inner'), '');
-    fs.chownSync(path.join(sub, 'inner'), FOREIGN + 1, FOREIGN + 1);
-    mountAt(t, s, { mode: 'foreign', userNamespaceFd: targetNs, recursive });
-    const inner = path.join(s.target, 'sub', 'inner');
-    t.is(fs.existsSync(inner), recursive);
-    if (recursive) {
-      t.is(ownerSeenFrom(targetNs, inner), '1:1');
-      const options = mountOptionsAt(path.join(s.target, 'sub'));
-      for (const option of ['idmapped', 'nosuid', 'nodev']) t.true(options.includes(option), option);
-    }
-  }
+function withSubmount(t: Parameters<typeof scratch>[0]): Scratch {
+  const s = scratch(t, { uid: FOREIGN, gid: FOREIGN });
+  const sub = path.join(s.source, 'sub');
+  fs.mkdirSync(sub);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', sub]);
+  fs.writeFileSync(path.join(sub, 'inner'), '');
+  fs.chownSync(path.join(sub, 'inner'), FOREIGN + 1, FOREIGN + 1);
+  return s;
+}
+
+rootTest('recursive idmaps submounts too', (t) => {
+  const s = withSubmount(t);
+  mountAt(t, s, { mode: 'foreign', userNamespaceFd: targetNs, recursive: true });
+  const inner = path.join(s.target, 'sub', 'inner');
+  t.is(ownerSeenFrom(targetNs, inner), '1:1');
+  const options = mountOptionsAt(path.join(s.target, 'sub'));
+  for (const option of ['idmapped', 'nosuid', 'nodev']) t.true(options.includes(option), option);
+});
+
+rootTest('without recursive, a tree with mounts below is refused for callers other than root: they stay covered', (t) => {
+  const s = withSubmount(t);
+  const before = fdCount();
+  t.throws(() => idmapDirectory(request(s, { mode: 'foreign', userNamespaceFd: targetNs, recursive: false })), {
+    instanceOf: InvalidArgument,
+    message: /^recursive: .*mounts below/,
+  });
+  t.is(fdCount(), before);
+});
+
+rootTest('without recursive, root gets the directory without its submounts', (t) => {
+  const s = withSubmount(t);
+  mountAt(t, s, { mode: 'identity', callerUid: 0, callerGid: 0, recursive: false });
+  t.true(fs.existsSync(path.join(s.target, 'sub')));
+  t.false(fs.existsSync(path.join(s.target, 'sub', 'inner')));
 });
 
 rootTest('decisions use the fd: a directory renamed and replaced after opening is still the one mounted', (t) => {

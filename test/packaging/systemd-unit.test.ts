@@ -96,7 +96,7 @@ test('the capability bounding set is exactly what the operations need', (t) => {
   const caps = (settings.get('CapabilityBoundingSet') ?? []).join(' ').split(/\s+/).sort();
   t.deepEqual(caps, [
     'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER',
-    'CAP_SETGID', 'CAP_SETUID', 'CAP_SYS_ADMIN',
+    'CAP_SETGID', 'CAP_SETUID', 'CAP_SYS_ADMIN', 'CAP_SYS_CHROOT',
   ]);
 });
 
