@@ -46,7 +46,12 @@ function fdCount(): number {
   });
   return targets.filter((x) => !/^(pipe|socket|anon_inode):|^gone$/.test(x)).length;
 }
-const mountCount = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+/** Mounts of ours: other test files share this mount namespace and mount elsewhere meanwhile. */
+const mountCount = () =>
+  fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(tree)).length;
 
 function cloneOf(p: string, recursive: boolean): number {
   const dir = openPath(p);
