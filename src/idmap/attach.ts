@@ -13,6 +13,7 @@ import { detachMountOfFd, isMountRoot, mountIdOf, mountIdsOf, moveMountTo, type 
 import { requireDirectory } from './file-kind';
 import { directoryPath } from './trust';
 import { parseMountinfo } from './mountinfo';
+import { mountPointOf } from '../native/statmount';
 
 const AT_FDCWD = -100;
 
@@ -37,11 +38,24 @@ export function checkAttachTarget(fd: number, callerUid: number): void {
 
 /**
  * move_mount only attaches within the daemon's own mount namespace (it
- * fails with a bare EINVAL otherwise). Mount ids are unique system-wide,
- * so the target's mount is ours exactly when our mountinfo lists it.
+ * fails with a bare EINVAL otherwise). statmount looks a unique mount id
+ * up in the daemon's own namespace only, so it finds the target's mount
+ * exactly when that is ours, at the same cost however many mounts there
+ * are. Before Linux 6.8 (no unique ids, no statmount) our mountinfo must
+ * list the legacy id, which is unique system-wide too.
  */
 function inOwnMountNamespace(fd: number): boolean {
-  const { legacy } = mountIdsOf(fd);
+  const { legacy, unique } = mountIdsOf(fd);
+  if (unique !== 0n) {
+    try {
+      mountPointOf(unique);
+      return true;
+    } catch (err) {
+      if (!(err instanceof SystemError)) throw err;
+      if (err.errno === Errno.ENOENT) return false;
+      if (err.errno !== Errno.ENOSYS) throw err;
+    }
+  }
   return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.mountId === legacy);
 }
 
