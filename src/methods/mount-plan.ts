@@ -1,17 +1,20 @@
-// What a Mount call will do, worked out before authorization: polkit must
-// be told the image, its filesystem types, read-only and the attach target,
-// and those come from looking at the image. Dissection only reads (through
-// a private fd, ~0.2 ms) and creates no loop device, so it is safe to do
-// for a caller not yet authorized; act() then mounts exactly this plan.
+// What a Mount call will do. Before authorization only what the daemon
+// sees from outside the image is known: where it lives (and so whether it
+// is trusted), read-only and the attach target. Untrusted bytes reach
+// libblkid, running as root, only once polkit agreed (dissect(), called
+// from act()); a trusted image, which the administrator vouched for, is
+// dissected at once, so polkit also sees its filesystems and label and an
+// unsupported filesystem is refused before anyone is asked.
 import { InvalidArgument } from '../errors';
 import { checkAttachTarget } from '../idmap/attach';
 import { directoryPath } from '../idmap/trust';
 import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from '../image/dissect';
-import { inspectImageFd } from '../image/image-fd';
+import { inspectImageFd, type ImageFdInfo } from '../image/image-fd';
 import { selectPartitions } from '../image/mount-image';
 import { classifyImage, type ImageTrust } from '../image/trust';
 import { asArgument } from './argument-errors';
 import { plainText } from '../polkit/plain-text';
+import { fdPath, type FdPath } from '../polkit/fd-path';
 
 export const ATTACH_TO_OPTION = 'options.AttachTo';
 
@@ -28,12 +31,21 @@ export interface MountRequest {
 
 export interface MountPlan {
   trust: ImageTrust;
-  dissected: DissectedImage;
-  selected: DissectedPartition[];
+  info: ImageFdInfo;
+  /** The image's path when nsmountd's own mount namespace names it so. */
+  imagePath: FdPath;
   /** Read-only as asked (or defaulted), or forced by an O_RDONLY image fd. */
   readOnly: boolean;
-  /** The partition attached at AttachTo, and where that is. */
-  attach?: { designator: string; targetPath: string };
+  attachTargetPath?: string;
+  /** Known before authorization for trusted images only; see dissect(). */
+  contents?: DissectedContents;
+}
+
+export interface DissectedContents {
+  dissected: DissectedImage;
+  selected: DissectedPartition[];
+  /** The partition attached at AttachTo. */
+  attachDesignator?: string;
 }
 
 export interface PlanContext {
@@ -47,19 +59,27 @@ export function planMount(request: MountRequest, context: PlanContext): MountPla
     info.kind === 'file'
       ? classifyImage(request.imageFd, { imageDirectories: context.imageDirectories })
       : { trusted: false, path: directoryPath(request.imageFd), reason: 'block devices are never trusted' };
-  const dissected = dissectImage(request.imageFd, { sizeBytes: info.sizeBytes });
-  const selected = selectPartitions(dissected.partitions, request.partitions);
-  // Unsupported filesystems are refused before anyone is asked to approve them.
-  for (const partition of selected) mountableFileSystem(partition);
   const readOnly = (request.readOnly ?? !trust.trusted) || info.readOnly;
-
-  let attach: MountPlan['attach'];
+  let attachTargetPath: string | undefined;
   if (request.attachToFd !== undefined) {
     const fd = request.attachToFd;
     asArgument(ATTACH_TO_OPTION, () => checkAttachTarget(fd, context.callerUid), ['target']);
-    attach = { designator: attachedDesignator(selected), targetPath: directoryPath(fd) };
+    attachTargetPath = directoryPath(fd);
   }
-  return { trust, dissected, selected, readOnly, attach };
+  const plan: MountPlan = { trust, info, imagePath: fdPath(request.imageFd), readOnly, attachTargetPath };
+  if (trust.trusted) dissect(request, plan);
+  return plan;
+}
+
+/** Reads the image (libblkid); for an untrusted one, only after authorization. */
+export function dissect(request: MountRequest, plan: MountPlan): DissectedContents {
+  if (plan.contents) return plan.contents;
+  const dissected = dissectImage(request.imageFd, { sizeBytes: plan.info.sizeBytes });
+  const selected = selectPartitions(dissected.partitions, request.partitions);
+  for (const partition of selected) mountableFileSystem(partition);
+  const attachDesignator = request.attachToFd !== undefined ? attachedDesignator(selected) : undefined;
+  plan.contents = { dissected, selected, attachDesignator };
+  return plan.contents;
 }
 
 /** The root partition, or the only one: there is one mount point to fill. */
@@ -77,27 +97,36 @@ function attachedDesignator(selected: readonly DissectedPartition[]): string {
  * that matters most (the attached one, else root, else the first), or
  * its file system when it has none. Labels come from the image's maker.
  */
-function imageLabel(plan: MountPlan): string {
+function imageLabel(contents: DissectedContents | undefined): string {
+  if (!contents) return 'contents not read before authorization';
   const main =
-    plan.selected.find((p) => p.designator === plan.attach?.designator) ??
-    plan.selected.find((p) => p.designator === 'root') ??
-    plan.selected[0];
+    contents.selected.find((p) => p.designator === contents.attachDesignator) ??
+    contents.selected.find((p) => p.designator === 'root') ??
+    contents.selected[0];
   const label = plainText(main?.label ?? '').trim();
   return label ? `labelled "${label}"` : `no label, ${main?.fstype ?? 'unknown'} file system`;
 }
 
+/** Shown instead of a path nsmountd could not confirm in its own mount namespace. */
+export const IMAGE_ELSEWHERE = '(a file from another mount namespace, or renamed or deleted since it was opened)';
+
 /** What polkit agents show and rules see. */
 export function polkitDetails(request: MountRequest, plan: MountPlan): Record<string, string> {
   const details: Record<string, string> = {
-    image: plan.trust.path,
-    label: imageLabel(plan),
+    image: plan.imagePath.verified ? plan.imagePath.path : IMAGE_ELSEWHERE,
+    label: imageLabel(plan.contents),
     trusted: String(plan.trust.trusted),
-    filesystems: [...new Set(plan.selected.map((p) => p.fstype ?? ''))].join(','),
-    partitions: plan.selected.map((p) => p.designator).join(','),
     read_only: String(plan.readOnly),
     mode: request.mode ?? 'identity',
   };
-  if (plan.attach) details.attach_to = plan.attach.targetPath;
+  if (!plan.imagePath.verified) details.image_unverified_path = plan.imagePath.reported;
+  if (plan.contents) {
+    details.filesystems = [...new Set(plan.contents.selected.map((p) => p.fstype ?? ''))].join(',');
+    details.partitions = plan.contents.selected.map((p) => p.designator).join(',');
+  } else if (request.partitions) {
+    details.partitions = request.partitions.join(',');
+  }
+  if (plan.attachTargetPath !== undefined) details.attach_to = plan.attachTargetPath;
   if (request.mountOptions !== undefined) details.mount_options = request.mountOptions;
   return details;
 }

@@ -12,7 +12,7 @@ import type { Attachments } from '../mounts/attachments';
 import { needsLockedFlags } from '../mounts/lock';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
-import { planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
+import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
 import { checkUserNamespaceOption } from './user-namespace-option';
 
 export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
@@ -79,8 +79,10 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
     },
     act(params, { caller }) {
       const plan = params.plan!;
-      // Refused before a loop device is set up for nothing.
-      if (plan.attach) deps.attachments.ensureRoomFor(caller.uid);
+      // Refused before the image is read or a loop device set up for nothing.
+      if (params.attachToFd !== undefined) deps.attachments.ensureRoomFor(caller.uid);
+      // Authorized now: an untrusted image is read for the first time here.
+      const contents = dissect(params, plan);
       const mounted = mountImage({
         imageFd: params.imageFd,
         readOnly: plan.readOnly,
@@ -89,17 +91,17 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
         forceNosuidNodev: caller.uid !== 0,
         lockFlags: needsLockedFlags(caller.uid),
         mountOptions: params.mountOptions,
-        dissected: plan.dissected,
+        dissected: contents.dissected,
         showOwnerAs: params.mode === 'owner' ? { uid: caller.uid, gid: caller.gid } : undefined,
       });
       let undo: (() => void) | undefined;
       try {
-        if (plan.attach) {
-          const entry = mounted.find((m) => m.designator === plan.attach!.designator)!;
+        if (contents.attachDesignator !== undefined) {
+          const entry = mounted.find((m) => m.designator === contents.attachDesignator)!;
           const record = deps.attachments.attach({
             mountFd: entry.mountFd,
             targetFd: params.attachToFd!,
-            targetPath: plan.attach.targetPath,
+            targetPath: plan.attachTargetPath!,
             ownerUid: caller.uid,
             source: plan.trust.path,
             kind: `image:${entry.designator}`,

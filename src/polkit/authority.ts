@@ -6,6 +6,7 @@
 import dbus from 'dbus-next';
 import type { MessageBus } from '../bus/connection';
 import { callBus, BusCallError } from '../bus/bus-call';
+import { visibleText } from './plain-text';
 
 export type AuthorizationResult =
   | { kind: 'authorized' }
@@ -47,7 +48,7 @@ export class PolkitAuthority implements Authority {
         ...AUTHORITY,
         member: 'CheckAuthorization',
         signature: '(sa{sv})sa{ss}us',
-        body: [subject, request.action, request.details, request.interactive ? ALLOW_USER_INTERACTION : 0, ''],
+        body: [subject, request.action, shownDetails(request.details), request.interactive ? ALLOW_USER_INTERACTION : 0, ''],
       });
     } catch (err) {
       const name = err instanceof BusCallError && err.errorName ? `${err.errorName}: ` : '';
@@ -62,4 +63,13 @@ export class PolkitAuthority implements Authority {
     if (details?.['polkit.dismissed'] === 'true') return { kind: 'dismissed' };
     return { kind: 'denied', polkitUnreachable: false };
   }
+}
+
+/**
+ * Details end up in front of a person (an agent's dialog, a rule's log
+ * line): paths and names a caller chose must not carry line breaks or
+ * escapes that make them read as something else.
+ */
+function shownDetails(details: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(details).map(([key, value]) => [key, visibleText(value)]));
 }

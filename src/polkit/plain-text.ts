@@ -7,3 +7,12 @@ const CONTROL_AND_FORMAT = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
 export function plainText(value: string): string {
   return value.replace(CONTROL_AND_FORMAT, '');
 }
+
+/**
+ * Like plainText, but each removed character leaves a U+FFFD behind, so a
+ * path stays distinct from the one without it: a rule allowing
+ * /srv/vetted/x.img must not match a file named "x<newline>.img".
+ */
+export function visibleText(value: string): string {
+  return value.replace(CONTROL_AND_FORMAT, '\uFFFD');
+}

@@ -17,7 +17,7 @@ import { runAsUser } from '../helpers/as-user';
 import { callAs, type CallResult } from '../helpers/call';
 import { CALL_CLIENT, PACKAGE_ROOT } from '../helpers/paths';
 import { alice, carol } from '../helpers/users';
-import { makeExt4 } from '../helpers/images';
+import { makeExt4, tempDir } from '../helpers/images';
 
 const ERR = 'org.nsmount.NsMount1.Error.';
 const PASSWORD = 'correct horse battery';
@@ -31,11 +31,16 @@ let stack: TestStack;
 let shadow: string;
 /** Alice's: the agent driver runs as her. */
 let transcripts: string;
+/** A configured image directory: its images are dissected before polkit is asked, so the dialog can show a label. */
+let images: string;
 let runs = 0;
 
 test.before(async () => {
   if (rootSkipReason) return;
+  images = tempDir('nsmountd-agent-images-');
+  fs.chmodSync(images, 0o755);
   stack = await startTestStack({
+    config: `[images]\ndirectories = [${JSON.stringify(images)}]\n`,
     rules: `polkit.addAdminRule(function (action, subject) { return ["unix-user:${carol.name}"]; });
 polkit.addRule(function (action, subject) {
   if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${alice.name}") return polkit.Result.AUTH_ADMIN;
@@ -47,7 +52,10 @@ polkit.addRule(function (action, subject) {
   fs.mkdirSync(transcripts, { mode: 0o700 });
   fs.chownSync(transcripts, alice.uid, alice.gid);
 });
-test.after.always(() => stack?.stop());
+test.after.always(async () => {
+  await stack?.stop();
+  if (images) fs.rmSync(images, { recursive: true, force: true });
+});
 
 interface AgentRun {
   result: CallResult;
@@ -120,10 +128,11 @@ rootTest.serial('without the interactive flag, polkit asks for interactive autho
 });
 
 rootTest.serial('the dialog names the image and its label, with control characters stripped', async (t) => {
-  const image = makeExt4(transcripts, 'holiday.ext4', { label: 'Holiday\x1b[31m' });
-  fs.chownSync(image, alice.uid, alice.gid);
+  // A trusted image (an untrusted one is not read before polkit agreed, so
+  // it has no label to show); MountOptions make it need the untrusted action.
+  const image = makeExt4(images, 'holiday.ext4', { label: 'Holiday\x1b[31m' });
   const { result, transcript } = await callThroughAgent(`password:${PASSWORD}`, 'agent-mount', {
-    member: 'Mount', signature: 'ha{sv}', body: [{ $fd: image, mode: 'r' }, {}],
+    member: 'Mount', signature: 'ha{sv}', body: [{ $fd: image, mode: 'r' }, { MountOptions: { $v: ['s', 'noatime'] } }],
   });
   t.true(result.ok, JSON.stringify(result) + transcript + stack.polkit.logs.slice(-30).join('\n') + stack.daemon.logs.slice(-5).join('\n'));
   t.true(transcript.includes(`Authentication is required to mount the disk image ${image} (labelled "Holiday[31m")`), transcript);

@@ -1,0 +1,39 @@
+// The path an fd is shown under in polkit details. The kernel names an fd
+// by its path in the mount namespace the file was opened from: for a
+// caller's own namespace that is any name the caller likes (a tmpfs
+// mounted at /srv/vetted makes /srv/vetted/x.img), and a path-based rule or
+// an administrator reading a prompt would be misled. So a path is given
+// only when the daemon, resolving it in its own mount namespace without
+// symlinks, reaches the very same file through the very same mount.
+import fs from 'node:fs';
+import { closeQuietly } from '../native/fd';
+import { mountIdOf } from '../native/mount-api';
+import { openPathNoSymlinks } from '../native/resolve';
+
+export type FdPath =
+  /** `path` names this file in nsmountd's mount namespace. */
+  | { verified: true; path: string }
+  /** What the kernel reported, unverified: the caller may have chosen it ("" when there was nothing). */
+  | { verified: false; reported: string };
+
+export function fdPath(fd: number): FdPath {
+  let reported: string;
+  try {
+    reported = fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return { verified: false, reported: '' };
+  }
+  if (!reported.startsWith('/')) return { verified: false, reported };
+  let again: number | undefined;
+  try {
+    again = openPathNoSymlinks(reported);
+    const mine = fs.fstatSync(fd, { bigint: true });
+    const found = fs.fstatSync(again, { bigint: true });
+    if (mine.dev === found.dev && mine.ino === found.ino && mountIdOf(fd) === mountIdOf(again)) return { verified: true, path: reported };
+  } catch {
+    // Not there, behind a symlink, or not reachable from here: a finding, not a failure.
+  } finally {
+    closeQuietly(again);
+  }
+  return { verified: false, reported };
+}
