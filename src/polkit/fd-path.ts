@@ -4,10 +4,12 @@
 // mounted at /srv/vetted makes /srv/vetted/x.img), and a path-based rule or
 // an administrator reading a prompt would be misled. So a path is given
 // only when the daemon, resolving it in its own mount namespace without
-// symlinks, reaches the very same file through the very same mount.
+// symlinks, reaches the very same file (device and inode). The mount may
+// differ: a sandboxed app's namespace is a copy of ours, whose mounts have
+// ids of their own, yet the path names the same file here, which is all a
+// rule or a person can act on.
 import fs from 'node:fs';
 import { closeQuietly } from '../native/fd';
-import { mountIdOf } from '../native/mount-api';
 import { openPathNoSymlinks } from '../native/resolve';
 
 export type FdPath =
@@ -29,7 +31,7 @@ export function fdPath(fd: number): FdPath {
     again = openPathNoSymlinks(reported);
     const mine = fs.fstatSync(fd, { bigint: true });
     const found = fs.fstatSync(again, { bigint: true });
-    if (mine.dev === found.dev && mine.ino === found.ino && mountIdOf(fd) === mountIdOf(again)) return { verified: true, path: reported };
+    if (mine.dev === found.dev && mine.ino === found.ino) return { verified: true, path: reported };
   } catch {
     // Not there, behind a symlink, or not reachable from here: a finding, not a failure.
   } finally {

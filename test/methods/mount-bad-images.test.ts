@@ -179,11 +179,12 @@ test.serial('a character device', refused, { image: () => '/dev/null', error: 'B
 test.serial('a pipe', refused, { image: () => ({ special: 'pipe' }), error: 'BadFileDescriptor', message: /^image: .*got a pipe/ });
 test.serial('a socket', refused, { image: () => ({ special: 'socket' }), error: 'BadFileDescriptor', message: /^image: .*got a socket/ });
 
-test.serial('an unauthorized caller learns only what her own fd holds, and gets no mount', async (t) => {
+test.serial('an unauthorized caller learns nothing of what her image holds, and gets no mount', async (t) => {
   if (rootSkipReason) return t.pass();
+  // Untrusted bytes are not parsed before polkit agreed: garbage and a good image get the same answer.
   const image = file('alice-random.img', Buffer.alloc(MiB, 7))();
   fs.chownSync(image, alice.uid, alice.gid);
-  expectError(t, await mountAs(alice, stack.address, fdArg(image, 'r')), 'BadImage');
+  expectError(t, await mountAs(alice, stack.address, fdArg(image, 'r')), 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired');
   fs.copyFileSync(rootFs, path.join(dir, 'alice.ext4'));
   expectError(t, await mountAs(alice, stack.address, fdArg(path.join(dir, 'alice.ext4'), 'r')), 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired');
   t.deepEqual(await waitForNoLoopDevicesUnder(dirs.base), []);
