@@ -39,7 +39,12 @@ function probes(dirFd: number): Record<string, Array<{ params: unknown; ctx: Cal
   const mount = (trusted: boolean, mountOptions?: string) => ({
     imageFd: dirFd,
     mountOptions,
-    plan: { trust: { ...trust(trusted), path: '/probe.img' }, dissected: { partitions: [] }, selected: [], readOnly: true },
+    plan: {
+      trust: { ...trust(trusted), path: '/probe.img' },
+      imagePath: { verified: true, path: '/probe.img' },
+      readOnly: true,
+      contents: trusted ? { dissected: { partitions: [] }, selected: [] } : undefined,
+    },
   });
   return {
     AllocateUserNamespace: [{ params: { name: 'probe', size: 65536 }, ctx: ctx(ALICE) }],
