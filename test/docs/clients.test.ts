@@ -2,6 +2,7 @@
 // test stack, so the documentation cannot drift from what works.
 import test from 'ava';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { rootTest, rootSkipReason } from '../helpers/root';
@@ -10,6 +11,8 @@ import { alice } from '../helpers/users';
 import { runAsUser, type RunResult } from '../helpers/as-user';
 import { userDirectory } from '../helpers/user-dirs';
 import { PACKAGE_ROOT } from '../helpers/paths';
+import { makeExt4 } from '../helpers/images';
+import { removeTree } from '../helpers/cleanup';
 
 interface Example {
   language: string;
@@ -25,21 +28,33 @@ function examples(): Map<string, Example> {
 
 let stack: TestStack;
 let workDir: string;
+/** A trusted image for the desktop example. */
+let image: string;
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack();
+  const images = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-docs-images-'));
+  fs.chmodSync(images, 0o755);
+  image = path.join(images, 'photos.ext4');
+  fs.renameSync(makeExt4(images, 'built.ext4', { sizeMiB: 8, label: 'Photos', files: { 'photo.txt': 'a photo\n' } }), image);
+  fs.chmodSync(image, 0o644);
+  stack = await startTestStack({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` });
+  cleanups.push(() => removeTree(images));
   workDir = userDirectory(stack.baseDir, alice, 'docs');
   // `import ... from 'nsmountd'` resolves to this checkout.
   fs.mkdirSync(path.join(workDir, 'node_modules'));
   fs.symlinkSync(PACKAGE_ROOT, path.join(workDir, 'node_modules/nsmountd'));
 });
-test.after.always(() => stack?.stop());
+const cleanups: Array<() => void> = [];
+test.after.always(async () => {
+  await stack?.stop();
+  for (const cleanup of cleanups) cleanup();
+});
 
 async function runExample(name: string): Promise<RunResult> {
   const example = examples().get(name);
   if (!example) throw new Error(`docs/CLIENTS.md has no example ${name}`);
   const dir = userDirectory(stack.baseDir, alice, `docs-${name}`);
-  const env = { DBUS_SYSTEM_BUS_ADDRESS: stack.address, DIR: dir };
+  const env = { DBUS_SYSTEM_BUS_ADDRESS: stack.address, DIR: dir, HOME: dir, IMAGE: image };
   switch (example.language) {
     case 'sh':
       return runAsUser(alice, ['sh', '-e', '-c', example.code], { env, cwd: workDir });
@@ -64,6 +79,7 @@ rootTest('every example in docs/CLIENTS.md is covered here (project-* in client-
     'busctl-list',
     'gdbus-list',
     'gdbus-make-directory',
+    'gio-desktop',
     'python-allocate',
     'typescript-client',
   ]);
@@ -102,4 +118,17 @@ rootTest('the TypeScript client example runs as written', async (t) => {
   const result = await runExample('typescript-client');
   t.is(result.code, 0, result.stderr);
   t.is(result.stdout, 'namespace user true\nidmapped 2147352576 number\ntyped error org.nsmount.NsMount1.Error.NameExists\n');
+});
+
+rootTest('a Gio desktop app mounts an image at ~/mnt as its own, lists it, unmounts it and sees the signals', async (t) => {
+  for (let run = 1; run <= 2; run++) {
+    // Twice: a flow the docs show must work again right after.
+    const result = await runExample('gio-desktop');
+    t.is(result.code, 0, result.stderr);
+    t.is(
+      result.stdout,
+      "mounted root ext4 Photos read-only\nfiles ['lost+found', 'photo.txt'] mine\nlisted True photos.ext4 image:root\nsignals MountAdded MountRemoved\n",
+      `run ${run}`,
+    );
+  }
 });
