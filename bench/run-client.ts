@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface ClientUser {
@@ -57,4 +58,125 @@ export function runBusLatencyClient(opts: {
       ...(opts.action ? ['--action', opts.action] : []),
     ],
   });
+}
+
+/** utime + stime of a process (all its threads), in ms. */
+export function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+export interface MultiCallSpec {
+  address: string;
+  user?: ClientUser;
+  method: string;
+  connections: number;
+  /** Per connection. */
+  calls: number;
+  warmup?: number;
+  parent?: string;
+  image?: string;
+  destination?: string;
+  /** The process whose CPU time is read around the timed part. */
+  daemonPid: number;
+}
+
+export interface MultiCallRun {
+  samples: Record<string, number[]>;
+  calls: number;
+  wallMs: number;
+  callsPerSecond: number;
+  /** The daemon's CPU time over the timed part, per call. */
+  daemonCpuMsPerCall: number;
+  /** The daemon's CPU time over the timed part, in percent of one core. */
+  daemonCpuPercent: number;
+}
+
+function multiCallArgv(spec: { address: string; user?: ClientUser }, args: string[]): string[] {
+  const node = [process.execPath, path.resolve(__dirname, 'clients', 'multi-call.js'), '--address', spec.address, ...args];
+  return spec.user ? ['setpriv', '--reuid', String(spec.user.uid), '--regid', String(spec.user.gid), '--clear-groups', '--', ...node] : node;
+}
+
+/** Starts the client and returns its JSON lines as they come. */
+function startLines(argv: string[]): { child: ChildProcess; next: () => Promise<Record<string, unknown>> } {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin!.on('error', () => {});
+  const queue: Array<Record<string, unknown>> = [];
+  const waiters: Array<(line: Record<string, unknown>) => void> = [];
+  let buffer = '';
+  const push = (line: Record<string, unknown>) => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(line);
+    else queue.push(line);
+  };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>);
+      buffer = buffer.slice(nl + 1);
+    }
+  });
+  child.on('close', (code) => push({ fatal: `multi-call client exited with ${code}` }));
+  const next = async () => {
+    const line = queue.shift() ?? (await new Promise<Record<string, unknown>>((resolve) => waiters.push(resolve)));
+    if (line.fatal) throw new Error(`multi-call client: ${String(line.fatal)}`);
+    return line;
+  };
+  return { child, next };
+}
+
+/** One client process with `connections` connections; the daemon's CPU is read after warm-up and at the end. */
+export async function runMultiCall(spec: MultiCallSpec): Promise<MultiCallRun> {
+  const args = ['--method', spec.method, '--connections', String(spec.connections), '--calls', String(spec.calls), '--warmup', String(spec.warmup ?? 20)];
+  if (spec.parent) args.push('--parent', spec.parent);
+  if (spec.image) args.push('--image', spec.image);
+  if (spec.destination) args.push('--destination', spec.destination);
+  const client = startLines(multiCallArgv(spec, args));
+  try {
+    await client.next();
+    const cpuBefore = cpuMs(spec.daemonPid);
+    client.child.stdin!.write('go\n');
+    const result = (await client.next()) as { samples: Record<string, number[]>; calls: number; wallMs: number };
+    const cpu = cpuMs(spec.daemonPid) - cpuBefore;
+    return {
+      ...result,
+      callsPerSecond: (result.calls * 1000) / result.wallMs,
+      daemonCpuMsPerCall: cpu / result.calls,
+      daemonCpuPercent: (100 * cpu) / result.wallMs,
+    };
+  } finally {
+    if (client.child.exitCode === null) client.child.kill('SIGKILL');
+  }
+}
+
+/** Makes live namespaces and attachments that stay until `release`. */
+export async function holdState(spec: { address: string; user?: ClientUser; namespaces: number; attachments: number; parent?: string }): Promise<{ release: () => Promise<void> }> {
+  const args = ['--hold-namespaces', String(spec.namespaces), '--hold-attachments', String(spec.attachments)];
+  if (spec.parent) args.push('--parent', spec.parent);
+  const client = startLines(multiCallArgv(spec, args));
+  await client.next();
+  return {
+    release: async () => {
+      const closed = new Promise((resolve) => client.child.once('close', resolve));
+      client.child.stdin!.end();
+      await closed;
+    },
+  };
+}
+
+/** bench/clients/bare-server.js owning `name`; its pid, for reading its CPU time. */
+export async function startBareServer(address: string, name: string): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const client = startLines([process.execPath, path.resolve(__dirname, 'clients', 'bare-server.js'), '--address', address, '--name', name]);
+  await client.next();
+  return {
+    pid: client.child.pid!,
+    stop: async () => {
+      const closed = new Promise((resolve) => client.child.once('close', resolve));
+      client.child.stdin!.end();
+      await closed;
+    },
+  };
 }

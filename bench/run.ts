@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startTestStack } from '../test/helpers/stack';
+import { BUS_POLICY, PACKAGE_ROOT } from '../test/helpers/paths';
+import { measureScale, renderScale, scaleTargets, type ScaleReport } from './report/scale';
 import { alice, bob } from '../test/helpers/users';
 import { makeExt4 } from '../test/helpers/images';
 import { rssKiB } from '../test/helpers/process-sampler';
@@ -15,7 +17,7 @@ import { benchMount } from './mount';
 import { benchIdmapDirectory } from './idmap-directory';
 import { formatResult, type BenchContext, type BenchResult } from './harness';
 import { measureReport } from './report/measure';
-import { renderMarkdown } from './report/markdown';
+import { renderMarkdown, formatTarget } from './report/markdown';
 import { renderSvg } from './report/svg';
 import type { ReportData } from './report/types';
 
@@ -26,8 +28,10 @@ export const BENCHMARKS: Record<string, Bench> = {
   mount: benchMount,
   'idmap-directory': benchIdmapDirectory,
 };
-/** The per-method report (every method, root and unprivileged, throughput, RSS); `--only report`. */
+/** The per-method report (every method, root and unprivileged, daemon CPU, throughput, RSS); `--only report`. */
 const REPORT = 'report';
+/** Empty registry vs 1500 namespaces + 1500 attachments; `--only scale`. */
+const SCALE = 'scale';
 
 /** A root-owned image in a directory the daemon is configured to trust, so unprivileged Mount needs no admin. */
 function trustedImage(): { dir: string; image: string } {
@@ -42,15 +46,27 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       iterations: { type: 'string', default: '300' },
-      'throughput-calls': { type: 'string', default: '1600' },
+      'throughput-calls': { type: 'string', default: '3200' },
+      'cpu-calls': { type: 'string', default: '1500' },
+      /** Live namespaces and attachments (each) of the scale benchmark's second measurement. */
+      scale: { type: 'string', default: '1500' },
       only: { type: 'string' },
       out: { type: 'string' },
+      /** Write the daemon's V8 CPU profile (node --cpu-prof) into this directory when it exits. */
+      profile: { type: 'string' },
     },
   });
   const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
   const images = trustedImage();
   const stack = await startTestStack({
-    config: `[pool]\nquota_per_uid = 100000\n[images]\ndirectories = [${JSON.stringify(images.dir)}]\n`,
+    config:
+      `[pool]\nquota_per_uid = 100000\n[mounts]\nattachments_per_uid = 100000\n` +
+      `[images]\ndirectories = [${JSON.stringify(images.dir)}]\n`,
+    // The service's default, not the tests' debug: every call logs a line at info.
+    logLevel: 'info',
+    // nsmountd's policy, and the fixture's name for the bare dbus-next server of the same run.
+    policyFiles: [BUS_POLICY, path.join(PACKAGE_ROOT, 'test/fixtures/org.nsmount.StackTest.conf')],
+    daemonNodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [],
   });
   // Fresh idle: the daemon has answered nothing yet but its start-up.
   await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -64,6 +80,7 @@ async function main(): Promise<void> {
   };
   const results: BenchResult[] = [];
   let report: ReportData | undefined;
+  let scale: ScaleReport | undefined;
   try {
     for (const [name, bench] of Object.entries(BENCHMARKS)) {
       if (!wanted(name)) continue;
@@ -73,8 +90,15 @@ async function main(): Promise<void> {
     }
     if (wanted(REPORT)) {
       report = await measureReport(
-        { ...ctx, daemonPid: stack.daemon.pid, idleRssKiB, trustedImage: images.image, throughputCalls: Number(values['throughput-calls']) },
+        { ...ctx, daemonPid: stack.daemon.pid, idleRssKiB, trustedImage: images.image, throughputCalls: Number(values['throughput-calls']), cpuCalls: Number(values['cpu-calls']) },
         (line) => process.stdout.write(`report: ${line}\n`),
+      );
+    }
+    // Last: it leaves thousands of registry records and mounts behind until the stack stops.
+    if (wanted(SCALE)) {
+      scale = await measureScale(
+        { address: stack.address, daemonPid: stack.daemon.pid, scratchDir, users: { alice, bob }, calls: Number(values['cpu-calls']), size: Number(values.scale) },
+        (line) => process.stdout.write(`scale: ${line}\n`),
       );
     }
   } finally {
@@ -83,8 +107,13 @@ async function main(): Promise<void> {
   }
   const out = values.out ?? path.resolve(__dirname, '../../bench/results/latest.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), results, report }, null, 2));
+  if (report && scale) {
+    report.scale = scale;
+    report.targets.push(...scaleTargets(scale));
+  }
+  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), results, report, scale }, null, 2));
   process.stdout.write(`\nresults written to ${out}\n`);
+  if (scale && !report) process.stdout.write(`\n${renderScale(scale).join('\n')}\n${scaleTargets(scale).map(formatTarget).join('\n')}\n`);
   if (report) {
     const dir = path.dirname(out);
     fs.writeFileSync(path.join(dir, 'latency.svg'), renderSvg(report));

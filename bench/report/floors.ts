@@ -30,6 +30,13 @@ function makeDirectoryFloor(parent: string, iterations: number): LatencyStats {
   return summarize(samples);
 }
 
+export interface Floor {
+  label: string;
+  stats: LatencyStats;
+  /** Whether this is kernel work the method must do (its CPU budget includes it), not the bus round trip. */
+  kernel: boolean;
+}
+
 export interface FloorInputs {
   iterations: number;
   /** A foreign-owned directory, for IdmapDirectory. */
@@ -41,16 +48,16 @@ export interface FloorInputs {
   ping: LatencyStats;
 }
 
-export async function measureFloors(inputs: FloorInputs): Promise<Record<LoadMethod, { label: string; stats: LatencyStats }>> {
+export async function measureFloors(inputs: FloorInputs): Promise<Record<LoadMethod, Floor>> {
   const n = inputs.iterations;
   const mkdirParent = fs.mkdtempSync(path.join(inputs.scratchDir, 'mkdir-floor-'));
-  const bus = { label: 'bus round trip (Peer.Ping to nsmountd; no kernel work to do)', stats: inputs.ping };
+  const bus = { label: 'bus round trip (Peer.Ping to nsmountd; no kernel work to do)', stats: inputs.ping, kernel: false };
   const floors = {
-    AllocateUserNamespace: { label: 'createUserNamespace in-process (clone + 64K maps + ns fd)', stats: allocateFloor(n) },
+    AllocateUserNamespace: { label: 'createUserNamespace in-process (clone + 64K maps + ns fd)', stats: allocateFloor(n), kernel: true },
     ListUserNamespaces: bus,
-    MakeDirectory: { label: 'makeForeignDirectory in-process (mkdirat, chown, chmod, renameat2)', stats: makeDirectoryFloor(mkdirParent, n) },
-    IdmapDirectory: { label: 'idmapDirectory in-process (open_tree, idmap userns, mount_setattr)', stats: idmapFloor(inputs.foreignTree, n) },
-    Mount: { label: 'LOOP_CONFIGURE + fsopen/fsconfig/fsmount, read-only, in-process', stats: await mountFloor(inputs.image, true, n) },
+    MakeDirectory: { label: 'makeForeignDirectory in-process (mkdirat, chown, chmod, renameat2)', stats: makeDirectoryFloor(mkdirParent, n), kernel: true },
+    IdmapDirectory: { label: 'idmapDirectory in-process (open_tree, idmap userns, mount_setattr)', stats: idmapFloor(inputs.foreignTree, n), kernel: true },
+    Mount: { label: 'LOOP_CONFIGURE + fsopen/fsconfig/fsmount, read-only, in-process', stats: await mountFloor(inputs.image, true, n), kernel: true },
     ListMounts: bus,
   };
   fs.rmSync(mkdirParent, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // bench/results/report.md: the tables of docs/PERFORMANCE.md, from one run.
 import type { ReportData, ReportTarget } from './types';
+import { renderScale } from './scale';
 
 const ms = (x: number) => x.toFixed(3);
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -18,32 +19,51 @@ export function renderMarkdown(report: ReportData, chartFile: string): string {
     `Run ${report.date} on ${report.host.cpus} CPUs, Linux ${report.host.kernel}, Node ${report.host.node}; ` +
       `${report.iterations} timed calls per latency row. Load average (1/5/15 min) at start ${load(report.host.loadAverageStart)}, at end ${load(report.host.loadAverageEnd)}.`,
     '',
-    `Bus round trip (Peer.Ping to nsmountd, root): p50 ${ms(report.ping.p50)} ms, p99 ${ms(report.ping.p99)} ms.`,
+    'Clients: one light Node process (bench/clients/multi-call.ts) driving 1, 4 or 16 bus connections, one call in flight on each. ' +
+      '"Daemon CPU" is utime+stime of the daemon from /proc/PID/stat over the timed calls, divided by their number.',
     '',
-    '## Latency, one client (ms)',
+    '## Peer.Ping: nsmountd against a bare dbus-next server, same run',
     '',
-    '| method | floor p50 | root p50 | root p99 | root / floor | unprivileged p50 | unprivileged p99 | CheckAuthorization p50 | unprivileged - CheckAuthorization |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| server | p50 ms | p99 ms | server CPU ms/call |',
+    '|---|---:|---:|---:|',
+    `| nsmountd | ${ms(report.pings.nsmountd.stats.p50)} | ${ms(report.pings.nsmountd.stats.p99)} | ${report.pings.nsmountd.cpuMsPerCall.toFixed(3)} |`,
+    `| bare dbus-next (usocket, addMethodHandler, nothing else) | ${ms(report.pings.bareDbusNext.stats.p50)} | ${ms(report.pings.bareDbusNext.stats.p99)} | ${report.pings.bareDbusNext.cpuMsPerCall.toFixed(3)} |`,
+    '',
+    '## Latency and daemon CPU, one client (ms)',
+    '',
+    '| method | floor p50 | root p50 | root p99 | root daemon CPU/call | CPU budget (Ping CPU + 0.1 + kernel floor) | unprivileged p50 | unprivileged p99 | CheckAuthorization p50 | unprivileged - CheckAuthorization |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const m of report.methods) {
+    const budget = report.pings.nsmountd.cpuMsPerCall + 0.1 + (m.floor.kernel ? m.floor.stats.p50 : 0);
     lines.push(
-      `| ${m.method} | ${ms(m.floor.stats.p50)} | ${ms(m.root.p50)} | ${ms(m.root.p99)} | ${(m.root.p50 / m.floor.stats.p50).toFixed(2)}x | ` +
+      `| ${m.method} | ${ms(m.floor.stats.p50)} | ${ms(m.root.p50)} | ${ms(m.root.p99)} | ${ms(m.rootCpuMsPerCall)} | ${ms(budget)} | ` +
         `${ms(m.unprivileged.p50)} | ${ms(m.unprivileged.p99)} | ${ms(m.polkit.stats.p50)} | ${ms(m.unprivileged.p50 - m.polkit.stats.p50)} |`,
     );
   }
   lines.push('', 'Floors:', '');
   for (const m of report.methods) lines.push(`- ${m.method}: ${m.floor.label}; CheckAuthorization of ${m.polkit.action}.`);
-  lines.push('', '## Throughput as root (calls/s, all clients together)', '', '| method | 1 client | 4 clients | 16 clients | p50 / p99 ms at 16 |', '|---|---:|---:|---:|---:|');
+  lines.push(
+    '',
+    '## Throughput as root (calls/s over all connections; daemon CPU in % of one core)',
+    '',
+    '| method | 1 connection | 4 connections | 16 connections | daemon CPU at 16 | daemon CPU/call at 16 | p50 / p99 ms at 16 |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  );
   for (const m of report.methods) {
     const at = (c: number) => m.throughput.find((t) => t.clients === c);
-    lines.push(`| ${m.method} | ${at(1)?.callsPerSecond} | ${at(4)?.callsPerSecond} | ${at(16)?.callsPerSecond} | ${ms(at(16)?.p50 ?? 0)} / ${ms(at(16)?.p99 ?? 0)} |`);
+    const cell = (c: number) => `${at(c)?.callsPerSecond} (${at(c)?.daemonCpuPercent}%)`;
+    lines.push(
+      `| ${m.method} | ${cell(1)} | ${cell(4)} | ${at(16)?.callsPerSecond} | ${at(16)?.daemonCpuPercent}% | ${ms(at(16)?.daemonCpuMsPerCall ?? 0)} | ${ms(at(16)?.p50 ?? 0)} / ${ms(at(16)?.p99 ?? 0)} |`,
+    );
   }
+  if (report.scale) lines.push('', ...renderScale(report.scale));
   lines.push(
     '',
     '## Memory (VmRSS of the daemon)',
     '',
     `- idle, fresh: ${mib(report.rss.idleKiB)}`,
-    `- peak under 16 concurrent clients: ${mib(report.rss.loadedPeakKiB)}`,
+    `- peak under 16 concurrent connections: ${mib(report.rss.loadedPeakKiB)}`,
     `- idle again after all the load: ${mib(report.rss.idleAfterKiB)}`,
     '',
     '## Targets',

@@ -1,6 +1,8 @@
 // What one report run measured; written into bench/results/latest.json and
 // rendered as Markdown and SVG.
 import type { LatencyStats } from '../stats';
+import type { Floor } from './floors';
+import type { ScaleReport } from './scale';
 import type { LoadMethod } from '../../test/helpers/load-clients';
 
 export interface Throughput {
@@ -9,15 +11,20 @@ export interface Throughput {
   callsPerSecond: number;
   p50: number;
   p99: number;
+  /** The daemon's CPU time during the run, in percent of one core: 100 is the honest ceiling of a single-threaded daemon. */
+  daemonCpuPercent: number;
+  daemonCpuMsPerCall: number;
 }
 
 export interface MethodReport {
   method: LoadMethod;
   /** What the daemon cannot avoid doing, measured in-process (or the bare bus round trip for pure bookkeeping). */
-  floor: { label: string; stats: LatencyStats };
+  floor: Floor;
   /** A bare CheckAuthorization of the method's action by an unprivileged connection. */
   polkit: { action: string; stats: LatencyStats };
   root: LatencyStats;
+  /** utime+stime of the daemon over the root latency run, per call. */
+  rootCpuMsPerCall: number;
   unprivileged: LatencyStats;
   throughput: Throughput[];
 }
@@ -38,6 +45,10 @@ export interface ReportData {
   iterations: number;
   /** Peer.Ping to nsmountd as root: the D-Bus round trip under every method. */
   ping: LatencyStats;
+  /** Peer.Ping to nsmountd and to a bare dbus-next server in the same run, with each server's CPU per call. */
+  pings: Record<'nsmountd' | 'bareDbusNext', { stats: LatencyStats; cpuMsPerCall: number }>;
+  /** Set by the scale benchmark when it ran. */
+  scale?: ScaleReport;
   methods: MethodReport[];
   rss: { idleKiB: number; loadedPeakKiB: number; idleAfterKiB: number };
   targets: ReportTarget[];
