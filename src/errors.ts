@@ -46,11 +46,8 @@ export class NotAuthorizedDismissed extends NsMountError {
 
 /** polkit answered with a challenge and the caller did not allow interactive authorization. */
 export class InteractiveAuthorizationRequired extends NsMountError {
-  constructor(action: string) {
-    super(
-      'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired',
-      `authorization for ${action} needs authentication; call again with the ALLOW_INTERACTIVE_AUTHORIZATION flag`,
-    );
+  constructor(message: string) {
+    super('org.freedesktop.DBus.Error.InteractiveAuthorizationRequired', message);
   }
 }
 

@@ -32,7 +32,12 @@ export function refusalError(result: Exclude<AuthorizationResult, { kind: 'autho
   const tag = ` (polkit action ${action})`;
   switch (result.kind) {
     case 'challenge':
-      if (!opts.interactive) return new InteractiveAuthorizationRequired(action);
+      if (!opts.interactive) {
+        return new InteractiveAuthorizationRequired(
+          `You need to authenticate to ${what}, but the app did not allow a password prompt. ` +
+            `It has to ask again allowing interactive authorization (ALLOW_INTERACTIVE_AUTHORIZATION).${tag}`,
+        );
+      }
       return new NotAuthorizedCanObtain(
         `You need to authenticate to ${what}, but no authentication agent was available to ask you. ` +
           `Try again from a desktop session, or with an agent such as pkttyagent running.${tag}`,
