@@ -14,6 +14,7 @@ import { makeExt4 } from '../helpers/images';
 import { lendNamespace, type LentNamespace } from '../helpers/lend-namespace';
 import { runSession, type SessionStep } from '../helpers/session';
 import { limitConcurrency } from '../helpers/limit';
+import { LOOSEN_CLIENT, PYTHON, parseLoosen } from '../helpers/loosen';
 import { makeWorkDir, mountsBelow, ownedDir } from '../helpers/work-dirs';
 import { v } from '../helpers/call';
 import type { TestUser } from '../helpers/users';
@@ -38,6 +39,7 @@ import {
   pathFd,
   untrustedImage,
   userDir,
+  type CallerKind,
   type CallerSpec,
   type Env,
   type Outcome,
@@ -62,6 +64,14 @@ for k in sorted(os.environ):
             p = base + "/" + rel
             print(rel, os.statvfs(p).f_flag, os.stat(p).st_dev)
 '`;
+
+/**
+ * The "loosen" column: the owner makes the call, then tries to clear the
+ * flags of every mount it got from a user and mount namespace of its own
+ * (test/clients/loosen-mount.py). Its own kind, so attach targets are its own.
+ */
+const LOOSENER: CallerSpec = { ...CALLERS.find((c) => c.kind === 'owner')!, kind: 'loosen' as CallerKind, label: 'the owner, trying to loosen what it got' };
+const loosenRows = ROWS.filter((row) => row.mounts !== undefined && 'allow' in row.expect.owner);
 
 let stack: TestStack;
 let env: Env;
@@ -118,6 +128,7 @@ test.before(async () => {
       if (prepare.kind === 'attachment') setups.push(limit(() => attachAs(caller.owner, prepare.via, target)));
     }
   }
+  for (const row of loosenRows) if (row.prepare?.kind === 'target') own(cellTarget(env, row, LOOSENER), LOOSENER.owner);
   own(listedTarget(env), alice);
   setups.push(limit(() => attachAs(alice, 'IdmapDirectory', listedTarget(env))));
   await Promise.all(setups);
@@ -201,3 +212,24 @@ const cell = test.macro({
 });
 
 for (const row of ROWS) for (const caller of CALLERS) rootTest(cell, row, caller);
+
+const loosen = test.macro({
+  async exec(t, row: Row) {
+    const c = { env, row, caller: LOOSENER };
+    const then = `${PYTHON} ${LOOSEN_CLIENT} $(env | sed -n 's/^FD_call_[0-9]*=//p')`;
+    const r = await limit(() =>
+      runSession(LOOSENER.user, stack.address, [callStep(c)], { then, fds: row.namespace ? [namespaces.get(LOOSENER.owner)!.fd] : undefined }),
+    );
+    const step = r.steps.call;
+    if (!step.ok) return t.fail(`expected the call to succeed, got ${step.error}: ${step.message}`);
+    const report = parseLoosen(r.then?.stdout ?? '');
+    if (!report.fds?.length) return t.fail(`loosen-mount: ${report.error ?? r.then?.stderr}`);
+    for (const fd of report.fds) {
+      t.deepEqual(fd.loosened, [], `fd ${fd.fd}: flags changed`);
+      for (const [attempt, outcome] of Object.entries(fd.tries)) t.not(outcome, 'ok', `fd ${fd.fd}: ${attempt} succeeded`);
+    }
+  },
+  title: (_title, row: Row) => `${row.method}: ${row.variant} × ${LOOSENER.label} → nothing loosened`,
+});
+
+for (const row of loosenRows) rootTest(loosen, row);
