@@ -1,7 +1,8 @@
 // The fuzz client: run as an unprivileged test user (through setpriv and the
 // fd-zoo prologue, see test/fuzz/run.ts), it sends seeded random calls to
 // nsmountd until --count calls or --seconds have passed, checks every reply
-// (test/fuzz/oracle.ts), closes every fd it receives, undoes its attachments
+// (test/fuzz/oracle.ts), tries to clear the flags of every mount it receives
+// (test/fuzz/loosen.ts), closes every fd it receives, undoes its attachments
 // and prints one JSON summary line. Every call and its outcome goes to --log
 // as a JSON line.
 //
@@ -20,6 +21,7 @@ import { generateCall, ALLOW_INTERACTIVE_AUTHORIZATION, NO_REPLY_EXPECTED, type 
 import { judge, handlesIn, type Outcome } from '../fuzz/oracle';
 import { INHERITED_KINDS, type FdKind, type InheritedKind } from '../fuzz/fd-kinds';
 import type { FuzzEnv, FuzzProblem, FuzzSummary } from '../fuzz/types';
+import { MountLoosener } from '../fuzz/loosen';
 
 const O_PATH = 0o10000000;
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
@@ -221,11 +223,22 @@ function takeReplyFds(call: FuzzCall, reply: dbus.Message, all: number[]): strin
         keep.add(fd);
       }
     }
+    if (method === 'IdmapDirectory' || method === 'Mount') {
+      loosener.attack(handles, (problem) => finding(call, problem));
+    }
   } catch (err) {
     problem ??= `cannot inspect a returned fd: ${(err as Error).message}`;
   }
   for (const fd of all) if (!keep.has(fd)) fs.closeSync(fd);
   return problem;
+}
+
+const loosener = new MountLoosener();
+
+/** A problem found after the call's reply was judged: the attack on the mounts it returned. */
+function finding(call: FuzzCall, problem: string): void {
+  if (problems.length < MAX_PROBLEMS) problems.push({ seed, iteration: call.iteration, cleanup: false, call: describeCall(call), outcome: { kind: 'loosen' }, problem });
+  if (logFd >= 0) fs.writeSync(logFd, JSON.stringify({ seed, ...describeCall(call), outcome: { kind: 'loosen' }, problem }) + '\n');
 }
 
 function record(call: FuzzCall, outcome: Outcome, ms: number, problem: string | undefined, cleanup = false): void {
@@ -352,6 +365,7 @@ async function main(): Promise<FuzzSummary> {
   };
   await Promise.all(Array.from({ length: Math.max(1, Number(args.concurrency)) }, worker));
   const iterations = next;
+  await loosener.drain();
   await finalCleanup(bus);
   safeDisconnect(bus);
   return { seed, iterations, calls, seconds: (Date.now() - started) / 1000, outcomes, problems, ...(connectionError ? { connectionError } : {}) };
