@@ -3,6 +3,7 @@
 // user namespace of its own, keeps its submounts locked to it, refuses to
 // leave submounts out, and nothing is left behind: no fd, no mount, no child.
 import test from 'ava';
+import { rootSerial, rootSkipReason } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -16,12 +17,12 @@ import { runAsUser } from '../helpers/as-user';
 import { LOOSEN_CLIENT, PYTHON, parseLoosen, type LoosenFd } from '../helpers/loosen';
 
 // Mounting needs CAP_SYS_ADMIN in the initial namespaces.
-const rootTest = process.getuid?.() === 0 ? test.serial : test.serial.skip;
+const rootTest = rootSerial;
 
 let tree: string;
 let source: string;
 test.before(() => {
-  if (process.getuid?.() !== 0) return;
+  if (rootSkipReason) return;
   tree = makeTree('mount-lock');
   source = path.join(tree, 'source');
   fs.mkdirSync(path.join(source, 'sub'), { recursive: true });
