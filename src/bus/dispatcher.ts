@@ -10,7 +10,7 @@ import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
 import { Introspection, OBJECT_PATH, MANAGER_INTERFACE } from './introspection';
 import type { Authority } from '../polkit/authority';
-import { NsMountError, NotAuthorized, Unavailable } from '../errors';
+import { NsMountError, NotAuthorized, Unavailable, QuotaExceeded } from '../errors';
 import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
 
@@ -43,6 +43,8 @@ export interface DispatcherOptions {
    * waiting without blocking other calls; default: at once.
    */
   guardStep?: <T>(step: () => T) => Promise<T>;
+  /** Manager calls one non-root uid may have in flight at once; unlimited when absent. */
+  callsPerUid?: number;
 }
 
 class BusError extends Error {
@@ -53,6 +55,8 @@ class BusError extends Error {
 
 export class Dispatcher {
   private readonly methods = new Map<string, AnyMethodDefinition>();
+  /** Manager calls in flight per non-root caller uid, over all its connections. */
+  private readonly callsByUid = new Map<number, number>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private closing = false;
@@ -135,6 +139,7 @@ export class Dispatcher {
     const log = { method: method.name, started } as { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string };
     let params: unknown;
     let parsed = false;
+    let countedUid: number | undefined;
     try {
       if ((msg.signature ?? '') !== method.inSignature) {
         throw new BusError(
@@ -146,6 +151,10 @@ export class Dispatcher {
       const caller = await this.opts.callers.lookup(msg.sender);
       log.uid = caller.uid;
       log.pid = caller.pid;
+      if (caller.uid !== 0) {
+        this.countCall(caller.uid);
+        countedUid = caller.uid;
+      }
       const ctx: CallContext = { caller, interactive: ((msg.flags ?? 0) & ALLOW_INTERACTIVE_AUTHORIZATION) !== 0 };
       params = method.parse(msg.body ?? [], ctx);
       parsed = true;
@@ -182,7 +191,28 @@ export class Dispatcher {
       this.replyError(msg, err, log);
     } finally {
       if (parsed) method.release?.(params);
+      if (countedUid !== undefined) this.uncountCall(countedUid);
     }
+  }
+
+  /**
+   * A caller with many calls stuck in slow steps (a polkit dialog, a slow
+   * file system) holds their fds and polkit checks: bounded per uid, so it
+   * cannot take the daemon's fd table or polkitd for itself.
+   */
+  private countCall(uid: number): void {
+    const limit = this.opts.callsPerUid ?? Infinity;
+    const inFlight = this.callsByUid.get(uid) ?? 0;
+    if (inFlight >= limit) {
+      throw new QuotaExceeded(`uid ${uid} already has ${inFlight} calls in flight, the most nsmountd takes from one user at once; call again when one has finished`);
+    }
+    this.callsByUid.set(uid, inFlight + 1);
+  }
+
+  private uncountCall(uid: number): void {
+    const inFlight = (this.callsByUid.get(uid) ?? 1) - 1;
+    if (inFlight > 0) this.callsByUid.set(uid, inFlight);
+    else this.callsByUid.delete(uid);
   }
 
   private reply(msg: Message, reply: MethodReply, log?: { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {

@@ -31,6 +31,12 @@ export function exampleConfigText(): string {
 # everything else meanwhile.
 #registry_lock_timeout_sec = ${toml(d.daemon.registryLockTimeoutSec)}
 
+# Manager calls one user (other than root) may have in flight at once, over
+# all its connections; one more is refused with QuotaExceeded. Each call in
+# flight holds the fds it brought and a polkit check, so one user cannot
+# tie up the daemon for everyone else.
+#calls_per_uid = ${toml(d.daemon.callsPerUid)}
+
 [pool]
 # Host user/group IDs handed out to user namespaces, in blocks of 65536.
 # first must be a multiple of 65536 and at least 65536; last is inclusive,

@@ -22,6 +22,7 @@ export const SCHEMA: Schema = {
     log_level: { prop: 'logLevel', check: oneOf(LOG_LEVELS) },
     idle_timeout_sec: { prop: 'idleTimeoutSec', check: integer({ min: 0 }) },
     registry_lock_timeout_sec: { prop: 'registryLockTimeoutSec', check: integer({ min: 1 }) },
+    calls_per_uid: { prop: 'callsPerUid', check: integer({ min: 1 }) },
   },
   pool: {
     // IDs below 65536 are the host's own users and groups.

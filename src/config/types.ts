@@ -14,6 +14,8 @@ export interface Config {
     idleTimeoutSec: number;
     /** How long a call waits for the registry lock another process holds before it fails with Unavailable. */
     registryLockTimeoutSec: number;
+    /** Manager calls one non-root uid may have in flight at once; more are QuotaExceeded. */
+    callsPerUid: number;
   };
   pool: {
     /** First host uid/gid handed out; a multiple of 65536. */

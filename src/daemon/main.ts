@@ -207,6 +207,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     callers,
     log,
     machineId,
+    callsPerUid: config.daemon.callsPerUid,
     guardStep: (step) =>
       store.whenFree(step, {
         timeoutMs: config.daemon.registryLockTimeoutSec * 1000,
