@@ -10,6 +10,7 @@ import { closeQuietly } from '../src/native/fd';
 import { O_DIRECTORY, O_PATH } from '../src/native/dirfd';
 import { idmapDirectory } from '../src/idmap/idmap-directory';
 import { FOREIGN_UID_BASE } from '../src/idmap/foreign-range';
+import { lockFloor } from './lock-floor';
 import { summarize, timeMs, type LatencyStats } from './stats';
 import { runBusLatencyClient, runSamplingClient, type ClientUser } from './run-client';
 import type { BenchContext, BenchResult } from './harness';
@@ -73,7 +74,8 @@ export async function benchIdmapDirectory(ctx: BenchContext): Promise<BenchResul
   return {
     method: 'IdmapDirectory',
     rows: [
-      { label: 'native floor (in-process idmapDirectory, foreign, maps known)', stats: floor },
+      { label: 'native floor (in-process idmapDirectory, foreign, maps known, flags locked)', stats: floor },
+      { label: 'of which flag locking (lockMountFlags, callers other than root only)', stats: lockFloor(tree, n) },
       { label: 'polkit CheckAuthorization (bare)', stats: polkit },
       { label: 'IdmapDirectory foreign + UserNamespace as root', stats: root },
       { label: 'IdmapDirectory foreign + UserNamespace as unprivileged user', stats: unprivileged },

@@ -10,6 +10,7 @@ import { createUserNamespace } from '../src/native/userns';
 import { O_PATH } from '../src/native/dirfd';
 import { idmapDirectory } from '../src/idmap/idmap-directory';
 import { FOREIGN_UID_BASE, FOREIGN_UID_COUNT } from '../src/idmap/foreign-range';
+import { lockMountFlags, prepareMountLocking } from '../src/mounts/lock';
 
 const iterations = Number(process.argv[2] ?? 1000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-bench-'));
@@ -52,13 +53,28 @@ measure('createUserNamespace alone + close', () => {
   closeQuietly(createUserNamespace({ ownerUid: 0, ownerGid: 0, uidMap: map, gidMap: map }));
 });
 
+// What locking adds for callers other than root (docs/SECURITY.md): once
+// per mount handed out, so once per IdmapDirectory and per Mount partition.
+prepareMountLocking();
+measure('open_tree + mount_setattr(nosuid,nodev) + close', () => {
+  const mountFd = openTreeClone(dirFd, { recursive: false });
+  setMountAttributes(mountFd, { nosuid: true, nodev: true });
+  closeQuietly(mountFd);
+});
+measure('open_tree + mount_setattr(nosuid,nodev) + lockMountFlags + close', () => {
+  const mountFd = openTreeClone(dirFd, { recursive: false });
+  setMountAttributes(mountFd, { nosuid: true, nodev: true });
+  closeQuietly(lockMountFlags(mountFd, { recursive: false }));
+});
+
 const target = [{ inside: 0, outside: 1_100_000, count: FOREIGN_UID_COUNT }];
 const targetNs = createUserNamespace({ ownerUid: 61001, ownerGid: 61001, uidMap: target, gidMap: target });
-measure('idmapDirectory (foreign, reads the target maps, nosuid/nodev) + close', () => {
+for (const callerUid of [0, 61001]) {
+  measure(`idmapDirectory (foreign, reads the target maps, nosuid/nodev${callerUid ? ', locked' : ''}) + close, caller ${callerUid}`, () => {
   const result = idmapDirectory({
     directoryFd: dirFd,
-    callerUid: 61001,
-    callerGid: 61001,
+    callerUid,
+    callerGid: callerUid,
     userNamespaceFd: targetNs,
     mode: 'foreign',
     readOnly: false,
@@ -66,7 +82,8 @@ measure('idmapDirectory (foreign, reads the target maps, nosuid/nodev) + close',
     forceNosuidNodev: true,
   });
   closeQuietly(result.mountFd);
-});
+  });
+}
 
 closeQuietly(targetNs);
 closeQuietly(sharedNs);

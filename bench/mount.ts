@@ -12,6 +12,7 @@ import { closeQuietly } from '../src/native/fd';
 import { attachLoopDevice } from '../src/native/loop';
 import { fsMount } from '../src/native/fsmount';
 import { loopDevicesUnder, makeExt4 } from '../test/helpers/images';
+import { lockFloor } from './lock-floor';
 import { summarize, timeMs, type LatencyStats } from './stats';
 import type { BenchContext, BenchResult } from './harness';
 
@@ -97,6 +98,7 @@ export async function benchMount(ctx: BenchContext): Promise<BenchResult> {
     rows: [
       { label: 'raw floor read-write (LOOP_CONFIGURE + fsopen/fsconfig/fsmount)', stats: floorRw },
       { label: 'raw floor read-only', stats: floorRo },
+      { label: 'flag locking per partition (lockMountFlags, callers other than root only)', stats: lockFloor(path.dirname(image), n) },
       { label: 'Mount read-write', stats: rw },
       { label: 'Mount read-only', stats: ro },
     ],
