@@ -15,7 +15,7 @@ test.after.always(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: 
 
 test('defaults are the documented values', (t) => {
   t.deepEqual(defaultConfig(), {
-    daemon: { stateDir: '/run/nsmountd', logLevel: 'info', idleTimeoutSec: 0, registryLockTimeoutSec: 10, callsPerUid: 32 },
+    daemon: { stateDir: '/run/nsmountd', logLevel: 'info', idleTimeoutSec: 0, registryLockTimeoutSec: 10, callsPerUid: 128 },
     pool: { first: 524288, last: 1879048191, quotaPerUid: 256, reclaimIntervalSec: 30, reuseAcrossUsers: false, setgroups: 'allow' },
     images: { directories: ['/var/lib/machines', '/var/lib/nsmountd/images', '/usr/lib/nsmountd/images'] },
     mounts: { attachmentsPerUid: 256 },
