@@ -126,6 +126,7 @@ export class NsMountClient {
       ['Partitions', 'as', opts.partitions],
       ['AttachTo', 'h', optionalFd(opts.attachTo)],
       ['MountOptions', 's', opts.mountOptions],
+      ['Mode', 's', opts.mode],
     ]);
     const [rows] = (await this.call('Mount', 'ha{sv}', [fdNumber(image), body], opts)) as [
       Array<[string, string, string, string, bigint, bigint, boolean, number]>,

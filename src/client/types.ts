@@ -41,8 +41,13 @@ export interface MountInfo {
   mountId: bigint;
 }
 
+/** How a mounted image's ids appear: as on disk, or its root's owner as the caller. */
+export type MountMode = 'identity' | 'owner';
+
 export interface MountOptions extends CallOptions {
   readOnly?: boolean;
+  /** Default "identity"; "owner" cannot be combined with userNamespace. */
+  mode?: MountMode;
   userNamespace?: FdLike;
   /** Partition designators ("root", "home", ...) to mount; default: all mountable. */
   partitions?: string[];

@@ -11,6 +11,7 @@ import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { userDirectory } from '../helpers/user-dirs';
 import { makeExt4 } from '../helpers/images';
 import { holdNamespaces } from '../helpers/holder';
+import { runAsUser } from '../helpers/as-user';
 
 const FOREIGN = 2147352576;
 
@@ -129,4 +130,25 @@ rootTest('a usage error under --json is JSON too', async (t) => {
     message: 'give at most one of --read-write and --read-only',
     hint: 'see nsmountctl mount --help',
   });
+});
+
+rootTest('mount --mode owner shows a root-made image as the caller\'s own; an unknown mode is a usage error', async (t) => {
+  const dir = userDirectory(stack.baseDir, alice, 'owner-images');
+  const image = makeExt4(dir, 'o.ext4', { files: { 'hello.txt': 'hi\n' } });
+  fs.chownSync(image, alice.uid, alice.gid);
+  const target = path.join(dir, 'mnt');
+  const mounted = await nsmountctl(alice, stack.address, ['mount', image, '--attach', target, '--mode', 'owner', '--read-write']);
+  t.is(mounted.code, 0, mounted.stderr);
+  try {
+    t.is(fs.statSync(target).uid, alice.uid);
+    t.is(fs.statSync(path.join(target, 'hello.txt')).uid, alice.uid);
+    // Her own in fact, not only in ls: she can write at the image's root.
+    const wrote = await runAsUser(alice, ['touch', path.join(target, 'mine')]);
+    t.is(wrote.code, 0, wrote.stderr);
+  } finally {
+    t.is((await nsmountctl(alice, stack.address, ['unmount', target])).code, 0);
+  }
+  const bad = await nsmountctl(alice, stack.address, ['mount', image, '--mode', 'foreign']);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /--mode must be one of identity, owner, not "foreign"/);
 });

@@ -75,6 +75,9 @@ for (const round of [1, 2]) {
     t.regex(result.stdout, new RegExp(`^unmounted ${home}/mnt/home$`, 'm'));
     t.regex(result.stdout, new RegExp(`^attached at ${home}/mnt/disk$`, 'm'));
     t.is(fs.readFileSync(path.join(home, 'mnt/disk/hello.txt'), 'utf8'), 'from the disk\n');
+    // --mode owner: the root-made image's files appear as alice's own.
+    t.is(fs.statSync(path.join(home, 'mnt/disk')).uid, alice.uid);
+    t.is(fs.statSync(path.join(home, 'mnt/disk/hello.txt')).uid, alice.uid);
     const detached = await runAsUser(alice, [path.join(binDir, 'nsmountctl'), 'unmount', path.join(home, 'mnt/disk')], {
       env: { PATH: '/usr/bin:/bin', DBUS_SYSTEM_BUS_ADDRESS: stack.address },
     });

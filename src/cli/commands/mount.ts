@@ -5,11 +5,14 @@ import { toJson } from '../command';
 import { CliError, UsageError } from '../errors';
 import { makeParents, openDirectoryPath, openFile, removeMadeDirectories } from '../paths';
 import { formatTable } from '../table';
+import type { MountMode } from '../../client/types';
+
+const MODES: MountMode[] = ['identity', 'owner'];
 
 export const mount: Command = {
   name: 'mount',
   summary: 'mount a disk image',
-  help: `Usage: nsmountctl mount IMAGE [--attach TARGET] [--read-write | --read-only] [--partition P]... [--options OPTS]
+  help: `Usage: nsmountctl mount IMAGE [--attach TARGET] [--read-write | --read-only] [--mode MODE] [--partition P]... [--options OPTS]
 
 Dissects IMAGE (a bare filesystem or a GPT disk image), mounts its
 partitions and lists them. With --attach, the root partition (or the only
@@ -28,10 +31,18 @@ When a mount is read-only:
     marked read-only; IMAGE must be writable by you.
 The RO column of the listing says how each partition was mounted.
 
+With --mode owner the files look like yours: the owner of each partition's
+root directory (root for an image made by root, or the foreign root for a
+foreign-owned one) appears as you, every other id as nobody, and files you
+create are stored with that owner's ids. It changes neither whether the
+mount is writable nor which authorization is needed.
+
 Options:
   --attach TARGET    directory to attach the root partition at
   --read-write       mount writable, trusted image or not (see above)
   --read-only        mount read-only
+  --mode MODE        identity: ids as stored in the image (default);
+                     owner: the image's root owner appears as you
   --partition P      only this partition designator (root, home, srv, ...); repeatable
   --options OPTS     filesystem mount options, within the daemon's allowlist
                      (always needs the untrusted-image authorization)
@@ -40,6 +51,7 @@ Options:
     attach: { type: 'string' },
     'read-write': { type: 'boolean' },
     'read-only': { type: 'boolean' },
+    mode: { type: 'string' },
     partition: { type: 'string', multiple: true },
     options: { type: 'string' },
   },
@@ -49,11 +61,14 @@ Options:
     'options.AttachTo': `--attach ${values.attach ?? ''}`.trim(),
     'options.Partitions': '--partition',
     'options.MountOptions': '--options',
+    'options.Mode': `--mode ${values.mode ?? ''}`.trim(),
     'options.ReadOnly': values['read-write'] ? '--read-write' : '--read-only',
   }),
   async run(ctx, { values, positionals }) {
     const image = path.resolve(positionals[0]);
     if (values['read-write'] && values['read-only']) throw new UsageError('give at most one of --read-write and --read-only', 'mount');
+    const mode = values.mode as MountMode | undefined;
+    if (mode !== undefined && !MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MODES.join(', ')}, not "${mode}"`, 'mount');
     const readOnly = values['read-only'] ? true : values['read-write'] ? false : undefined;
     let imageFd: number;
     if (readOnly === false) {
@@ -79,6 +94,7 @@ Options:
       const client = await ctx.client();
       const parts = await client.mount(imageFd, {
         readOnly,
+        mode,
         partitions: values.partition as string[] | undefined,
         attachTo: targetFd,
         mountOptions: values.options as string | undefined,
