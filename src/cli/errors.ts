@@ -11,6 +11,8 @@ import {
   InteractiveAuthorizationRequired,
   NameExists,
   NotAuthorized,
+  NotAuthorizedCanObtain,
+  NotAuthorizedDismissed,
   NotEmpty,
   NotFound,
   NotOwner,
@@ -114,6 +116,17 @@ function describeDBusError(err: NsMountDBusError, ctx: ErrorContext): DescribedE
       message: `authentication is needed to ${phrase}${reason ? ` (${reason})` : ''}`,
       hint: `run again with --interactive under a polkit agent, or have an administrator add a polkit rule for ${action ?? 'the action'}`,
     };
+  }
+  // Before NotAuthorized: both are NotAuthorized too, but the user can do something else about them.
+  if (err instanceof NotAuthorizedCanObtain) {
+    return {
+      error,
+      message: `authentication is needed to ${phrase}${reason ? ` (${reason})` : ''}, but nobody was there to ask for a password`,
+      hint: 'run it from a desktop session, or start a polkit agent in this terminal first (pkttyagent)',
+    };
+  }
+  if (err instanceof NotAuthorizedDismissed) {
+    return { error, message: 'the authentication dialog was closed, so nothing was done', hint: 'run it again to be asked once more' };
   }
   if (err instanceof NotAuthorized) {
     if (!action) return { error, message: `not authorized: ${message}` };
