@@ -2,6 +2,7 @@
 // D-Bus error name it maps to; the dispatcher sends `dbusName` and `message`
 // and nothing else, so no stack trace ever reaches a caller.
 import { errnoName } from './native/errno';
+import { errnoWords } from './errno-words';
 
 export const ERROR_PREFIX = 'org.nsmount.NsMount1.Error.';
 
@@ -143,15 +144,26 @@ export class Unavailable extends NsMountError {
   }
 }
 
-/** An errno with no more specific meaning; the message carries the errno name. */
+/**
+ * An errno with no more specific meaning. `message` is for the daemon's log
+ * (operation and errno name); a caller gets `forPerson` instead.
+ */
 export class SystemError extends NsMountError {
   readonly errno: number;
   readonly code: string;
+  /** What nsmountd was doing, phrased to follow "could not", e.g. "save its records". */
+  readonly task: string;
 
-  constructor(errno: number, operation: string) {
+  constructor(errno: number, operation: string, opts: { task?: string } = {}) {
     const code = errnoName(errno);
     super('System', `${operation}: ${code}`);
     this.errno = Math.abs(errno);
     this.code = code;
+    this.task = opts.task ?? 'complete the request';
+  }
+
+  /** The reply's message: the errno in words, no syscall or errno name. */
+  get forPerson(): string {
+    return `nsmountd could not ${this.task}, because ${errnoWords(this.code)}. If it keeps happening, ask your administrator to look at the nsmountd log.`;
   }
 }

@@ -10,7 +10,7 @@ import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
 import { Introspection, OBJECT_PATH, MANAGER_INTERFACE } from './introspection';
 import type { Authority } from '../polkit/authority';
-import { NsMountError, NotAuthorized, Unavailable, QuotaExceeded } from '../errors';
+import { NsMountError, NotAuthorized, Unavailable, QuotaExceeded, SystemError } from '../errors';
 import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
 
@@ -174,7 +174,7 @@ export class Dispatcher {
         if (result.kind !== 'authorized') throw refusalError(result, choice.action, { interactive: ctx.interactive });
       }
       // Acting for a caller that already left would leave resources nobody owns.
-      if (this.opts.callers.hasVanished(caller.sender)) throw new NotAuthorized(`caller ${caller.sender} disconnected`);
+      if (this.opts.callers.hasVanished(caller.sender)) throw new NotAuthorized('The app left the bus before nsmountd could answer, so nothing was done.');
       // act waits for the registry without stalling other calls; the steps
       // before it only read it, and fail at once while another process holds it.
       const guard = this.opts.guardStep ?? (async <T>(step: () => T) => step());
@@ -204,7 +204,7 @@ export class Dispatcher {
     const limit = this.opts.callsPerUid ?? Infinity;
     const inFlight = this.callsByUid.get(uid) ?? 0;
     if (inFlight >= limit) {
-      throw new QuotaExceeded(`uid ${uid} already has ${inFlight} calls in flight, the most nsmountd takes from one user at once; call again when one has finished`);
+      throw new QuotaExceeded(`You already have ${inFlight} requests in progress, the most nsmountd takes from one user at once. Try again when one has finished.`);
     }
     this.callsByUid.set(uid, inFlight + 1);
   }
@@ -243,7 +243,12 @@ export class Dispatcher {
   private replyError(msg: Message, err: unknown, log: { method?: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {
     let name: string;
     let text: string;
-    if (err instanceof NsMountError || err instanceof BusError) {
+    let detail: string | undefined;
+    if (err instanceof SystemError) {
+      name = err.dbusName;
+      text = err.forPerson;
+      detail = err.message;
+    } else if (err instanceof NsMountError || err instanceof BusError) {
       name = err.dbusName;
       text = err.message;
     } else {
@@ -259,7 +264,8 @@ export class Dispatcher {
         this.opts.log.warn({ err: sendErr }, 'could not send error reply');
       }
     }
-    if (log.method) this.logCall({ ...log, method: log.method }, name, text);
+    // The log keeps the technical detail (operation and errno name) the reply leaves out.
+    if (log.method) this.logCall({ ...log, method: log.method }, name, detail ?? text);
   }
 
   private logCall(

@@ -24,9 +24,9 @@ export function withPrivateProbeFd<T>(fd: number, probe: (privateFd: number) => 
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).errno;
     if (typeof errno === 'number' && Math.abs(errno) === Errno.EAGAIN) {
-      throw new BadFileDescriptor('image', 'a process holds a lease on the file (F_SETLEASE); release it and call again');
+      throw new BadFileDescriptor('image', 'another program holds a lease on the file; call again when it has released it');
     }
-    throw new SystemError(typeof errno === 'number' ? errno : Errno.EIO, 'reopen the image for probing');
+    throw new SystemError(typeof errno === 'number' ? errno : Errno.EIO, 'reopen the image for probing', { task: 'read the image' });
   }
   try {
     return probe(privateFd);

@@ -33,7 +33,7 @@ export class FsMountError extends SystemError {
     /** Filesystem context log lines ("e ext4: ..."), possibly empty. */
     readonly log: string[],
   ) {
-    super(errno, `${OPERATIONS[step]} ${fstype}`);
+    super(errno, `${OPERATIONS[step]} ${fstype}`, { task: `mount the ${fstype} file system` });
   }
 }
 

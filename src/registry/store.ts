@@ -344,7 +344,7 @@ export class RegistryStore {
         // Re-read from the last whole line at the next access.
         this.journal!.size = -1;
       }
-      throw new SystemError(errnoOf(err), `writing the registry journal in ${this.stateDir}`);
+      throw new SystemError(errnoOf(err), `writing the registry journal in ${this.stateDir}`, { task: 'save its records' });
     } finally {
       if (fd >= 0) fs.closeSync(fd);
     }
@@ -421,7 +421,7 @@ export class RegistryStore {
       }
       appendDurably(this.freedFile, text);
     } catch (err) {
-      throw new SystemError(errnoOf(err), `writing the registry's freed-block log in ${this.stateDir}`);
+      throw new SystemError(errnoOf(err), `writing the registry's freed-block log in ${this.stateDir}`, { task: 'save its records' });
     }
     const st = fs.statSync(this.freedFile, { bigint: true });
     const lines = text.split('\n').length - 1;

@@ -1,6 +1,7 @@
 // Whether one reply is acceptable: a proper D-Bus error the contract allows,
 // or a success of exactly the out signature for a call that may succeed.
 import { type Contract, expectedReplySignature, MANAGER } from './contract';
+import { errnoWords } from '../../src/errno-words';
 import { splitSignature } from './values';
 import type { FuzzCall } from './generate';
 
@@ -42,7 +43,8 @@ export function judge(contract: Contract, call: FuzzCall, outcome: Outcome, opts
       // The daemon fstats every passed fd first, so EBADF later means it used
       // an fd the wrong way: a kind of fd it should have named as a
       // BadFileDescriptor, or worse, one of its own.
-      if (outcome.name.endsWith('.Error.System') && /\bEBADF\b/.test(outcome.message)) return `System error with EBADF: ${outcome.message}`;
+      // A System error says its errno in words; these are EBADF's.
+      if (outcome.name.endsWith('.Error.System') && outcome.message.includes(errnoWords('EBADF'))) return `System error with EBADF: ${outcome.message}`;
       if (outcome.fds !== 0) return `error ${outcome.name} carried ${outcome.fds} fds`;
       return undefined;
     }

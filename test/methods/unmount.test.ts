@@ -118,7 +118,7 @@ rootTest.serial('Unmount refuses a mount nsmountd did not attach and leaves it a
   const target = ownedDir(aliceDir, 'foreign-mount', alice);
   execFileSync('mount', ['-t', 'tmpfs', '-o', `uid=${alice.uid},gid=${alice.gid}`, 'tmpfs', target]);
   try {
-    expectError(t, await unmount(alice, target), 'NotFound', /^mount_point: the fd is on mount \d+, which nsmountd did not attach/);
+    expectError(t, await unmount(alice, target), 'NotFound', /^mount_point: nsmountd did not attach anything there, so there is nothing to unmount$/);
     expectError(t, await unmount('root', target), 'NotFound', /nsmountd did not attach/);
     t.is(mountsBelow(stack.daemon.pid, target).length, 1);
   } finally {
@@ -181,7 +181,7 @@ rootTest.serial('when the registry cannot be written the attachment is undone', 
   } finally {
     execFileSync('chattr', ['-i', ...immutable]);
   }
-  expectError(t, r, 'System', /registry/);
+  expectError(t, r, 'System', /^nsmountd could not save its records, because .*nsmountd log\.$/);
   t.deepEqual(mountsBelow(stack.daemon.pid, target), [], 'no mount left behind');
   t.false((await listMounts(t, 'root')).some((m) => m[0] === target), 'no registry entry');
 });
