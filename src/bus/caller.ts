@@ -74,10 +74,10 @@ export class CallerDirectory {
   }
 
   private async identify(sender: string | undefined): Promise<Caller> {
-    if (!sender) throw new NotAuthorized('the message carries no sender; cannot identify the caller');
+    if (!sender) throw new NotAuthorized('nsmountd could not tell who is calling (the message names no sender), so it refused.');
     const cached = this.cache.get(sender);
     if (cached) return cached;
-    if (this.vanished.has(sender)) throw new NotAuthorized(`caller ${sender} has disconnected`);
+    if (this.vanished.has(sender)) throw new NotAuthorized('The app left the bus before nsmountd could answer, so nothing was done.');
     let credentials: Record<string, { value: unknown }>;
     try {
       const [reply] = await callBus(this.bus, {
@@ -87,11 +87,11 @@ export class CallerDirectory {
         body: [sender],
       });
       credentials = reply as Record<string, { value: unknown }>;
-    } catch (err) {
-      throw new NotAuthorized(`cannot identify caller ${sender}: ${(err as Error).message}`);
+    } catch {
+      throw new NotAuthorized('nsmountd could not ask the bus who is calling, so it refused. Try again.');
     }
     const uid = credentials.UnixUserID?.value;
-    if (typeof uid !== 'number') throw new NotAuthorized(`the bus reported no UNIX user for caller ${sender}`);
+    if (typeof uid !== 'number') throw new NotAuthorized('The bus did not say which user is calling, so nsmountd refused.');
     const groups = credentials.UnixGroupIDs?.value;
     const pid = credentials.ProcessID?.value;
     const gid =

@@ -98,10 +98,10 @@ export type DetachRequest = ({ targetFd: number; path?: never } | { path: string
  * expected one, so a recycled path or a mount stacked on top is never hit.
  */
 export function detachAttachedMount(request: DetachRequest): void {
-  const fd = request.targetFd ?? openMountPoint(request.path!, request.expectedMountId);
+  const fd = request.targetFd ?? openMountPoint(request.path!);
   try {
     if (!isMountRoot(fd) || mountIdOf(fd) !== request.expectedMountId) {
-      throw new NotFound(`mount ${request.expectedMountId} is not mounted there`);
+      throw new NotFound('what nsmountd attached there is no longer mounted there');
     }
     detachMountOfFd(fd);
   } finally {
@@ -109,12 +109,12 @@ export function detachAttachedMount(request: DetachRequest): void {
   }
 }
 
-function openMountPoint(mountPoint: string, expectedMountId: bigint): number {
+function openMountPoint(mountPoint: string): number {
   try {
     return openAt(AT_FDCWD, mountPoint, O_PATH | O_DIRECTORY);
   } catch (err) {
     if (err instanceof SystemError && err.errno === Errno.ENOENT) {
-      throw new NotFound(`mount ${expectedMountId} is not mounted there: ${mountPoint} does not exist`);
+      throw new NotFound(`what nsmountd attached at ${mountPoint} is gone: the directory no longer exists`);
     }
     throw err;
   }

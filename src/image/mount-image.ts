@@ -112,14 +112,14 @@ function translateMountError(error: unknown, partition: DissectedPartition, fs: 
     error.step === 'create' &&
     [Errno.EINVAL, EUCLEAN, Errno.EBADMSG, Errno.EFBIG, Errno.EIO].includes(error.errno)
   ) {
-    return new BadImage(`${fs.driver} cannot mount ${where(partition)} (${error.code})${why}`);
+    return new BadImage(`${fs.driver} cannot mount ${where(partition)}: it looks damaged or is not a valid ${fs.driver} file system${why}`);
   }
   return error;
 }
 
 function translateIdmapError(error: unknown, fstype: string): unknown {
   if (error instanceof SystemError && error.errno === Errno.EINVAL) {
-    return new NotSupported(`${fstype} cannot be idmapped on this kernel (mount_setattr: EINVAL)`);
+    return new NotSupported(`${fstype} file systems cannot be mapped to other ids on this kernel, so the Mode and UserNamespace options cannot be used with this image`);
   }
   return error;
 }

@@ -41,7 +41,7 @@ export function unmount(deps: { attachments: Attachments }): MethodDefinition<Pa
       fstatArgument(params.mountPointFd, 'mount_point');
       const mountId = mountIdOf(params.mountPointFd);
       const record = deps.attachments.find(mountId);
-      if (!record) throw new NotFound(`mount_point: the fd is on mount ${mountId}, which nsmountd did not attach`);
+      if (!record) throw new NotFound('mount_point: nsmountd did not attach anything there, so there is nothing to unmount');
       if (!isMountRoot(params.mountPointFd)) {
         throw new NotFound(`mount_point: the fd is inside the mount at ${record.target}, not at its root; pass the mount point itself`);
       }

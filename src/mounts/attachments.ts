@@ -128,7 +128,7 @@ export class Attachments {
   private checkLimit(held: number, ownerUid: number): void {
     if (ownerUid === 0) return;
     if (held >= this.opts.limitPerUid) {
-      throw new QuotaExceeded(`uid ${ownerUid} already has ${held} attachments (limit ${this.opts.limitPerUid}); Unmount one first`);
+      throw new QuotaExceeded(`You already have ${held} attachments (limit ${this.opts.limitPerUid}), the most nsmountd keeps for one user. Unmount one first.`);
     }
   }
 

@@ -146,7 +146,7 @@ export class UserNamespaceAllocator {
     } catch (err) {
       // ENOSPC here means the kernel's per-user limit (max_user_namespaces), a quota in all but name.
       if (err instanceof SystemError && err.errno === Errno.ENOSPC) {
-        throw new QuotaExceeded(`uid ${ownerUid} has reached the kernel's limit on user namespaces`);
+        throw new QuotaExceeded('You have reached the system\'s limit on user namespaces. Close some you no longer need and try again.');
       }
       throw err;
     }
@@ -240,7 +240,7 @@ export class UserNamespaceAllocator {
     if (count() < this.opts.quotaPerUid) return;
     this.sweepRecords(state, freed, state.namespaces.where('ownerUid', ownerUid));
     if (count() >= this.opts.quotaPerUid) {
-      throw new QuotaExceeded(`uid ${ownerUid} already has ${count()} live user namespaces (quota ${this.opts.quotaPerUid})`);
+      throw new QuotaExceeded(`You already have ${count()} user namespaces (quota ${this.opts.quotaPerUid}), the most nsmountd gives one user. Close one you no longer need first.`);
     }
   }
 

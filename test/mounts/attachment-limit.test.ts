@@ -61,7 +61,7 @@ rootSerial(`past ${LIMIT} attachments a user gets QuotaExceeded for IdmapDirecto
   expectOk(t, await idmapAttach(alice, source, targets[0]));
   expectOk(t, await mountAs(alice, stack.address, fdArg(image), { AttachTo: v('h', fdArg(targets[1], 'path-dir')) }));
 
-  expectError(t, await idmapAttach(alice, source, targets[2]), 'QuotaExceeded', /already has 2 attachments \(limit 2\)/);
+  expectError(t, await idmapAttach(alice, source, targets[2]), 'QuotaExceeded', /^You already have 2 attachments \(limit 2\)/);
   expectError(t, await mountAs(alice, stack.address, fdArg(image), { AttachTo: v('h', fdArg(targets[3], 'path-dir')) }), 'QuotaExceeded', /limit 2/);
   t.is(loopDevicesUnder(dirs.base).length, 1, 'the refused Mount set up no loop device');
   t.deepEqual(attachedUnder(dirs.untrusted).sort(), [targets[0], targets[1]]);
