@@ -114,7 +114,7 @@ function openMountPoint(mountPoint: string): number {
     return openAt(AT_FDCWD, mountPoint, O_PATH | O_DIRECTORY);
   } catch (err) {
     if (err instanceof SystemError && err.errno === Errno.ENOENT) {
-      throw new NotFound(`what nsmountd attached at ${mountPoint} is gone: the directory no longer exists`);
+      throw new NotFound(`what nsmountd attached at ${mountPoint} is gone: the directory does not exist any more`);
     }
     throw err;
   }
