@@ -108,7 +108,7 @@ const vanishes = test.macro({
       logEntries(stack.daemon.logs, logFrom).find((e) => e.msg === 'call' && e.method === c.member),
     );
     t.like(call, { uid: bob.uid, polkit: 'authorized', outcome: `${'org.nsmount.NsMount1.Error.'}NotAuthorized` });
-    t.regex(String(call.error), /disconnected/);
+    t.regex(String(call.error), /left the bus/);
     t.deepEqual(c.leftBehind(), []);
     t.deepEqual(await waitForNoLoopDevicesUnder(work), [], 'no loop device was set up for nobody');
   },

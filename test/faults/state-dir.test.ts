@@ -17,7 +17,8 @@ import { holdNamespaces, type Holder } from '../helpers/holder';
 import { alice } from '../helpers/users';
 import { makeExt4, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';
 import { removeTree } from '../helpers/cleanup';
-import { ERR, mountsBelow, readRegistry } from './fixture';
+import { ERR, logEntries, mountsBelow, readRegistry } from './fixture';
+import { errnoWords } from '../../src/errno-words';
 
 let stack: TestStack;
 let work: string;
@@ -195,6 +196,7 @@ const writerFails = test.macro({
     const undo = inflict(fault);
     // After inflicting: the padding of a full directory's logs is part of what must stay.
     const before = stateFiles();
+    const logFrom = stack.daemon.logs.length;
     let r: CallResult;
     try {
       r = await c.call();
@@ -206,7 +208,10 @@ const writerFails = test.macro({
     }
     if (r.ok) return t.fail(`the call succeeded with the registry unwritable: ${JSON.stringify(r.body)}`);
     t.is(r.name, `${ERR}System`);
-    t.regex(r.message, new RegExp(`registry.*${stack.stateDir.replace(/[/.]/g, '\\$&')}.*${ERRNO[fault]}`));
+    // The caller reads it in words; the call's log line keeps the file and the errno.
+    t.regex(r.message, new RegExp(`^nsmountd could not save its records, because ${errnoWords(ERRNO[fault])}\\.`));
+    const logged = logEntries(stack.daemon.logs, logFrom).find((e) => e.msg === 'call' && e.outcome === `${ERR}System`);
+    t.regex(String(logged?.error), new RegExp(`registry.*${stack.stateDir.replace(/[/.]/g, '\\$&')}.*${ERRNO[fault]}`));
     // Once there is room again, the same call works: the failure left no stale state in the daemon.
     const again = await c.call();
     t.true(again.ok, again.ok ? '' : `${again.name}: ${again.message}`);
