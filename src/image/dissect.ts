@@ -77,7 +77,7 @@ function dissectThrough(fd: number, options: DissectOptions): DissectedImage {
   const sizeBytes = whole.size;
   if (sizeBytes === 0n) throw new BadImage('the image is empty');
   if (whole.status === 'ambivalent') {
-    throw new BadImage('the image carries several conflicting signatures; libblkid refuses to pick one');
+    throw new BadImage('the image carries several conflicting signatures, so it is not clear which one to use');
   }
   if (whole.status === 'nothing') {
     throw new BadImage('no filesystem or partition table recognized (unknown format, truncated or corrupt)');
