@@ -32,10 +32,14 @@ while True:
         offset += 16 + length
         if not name.startswith(prefix):
             continue
+        # A stop between the swap and the swap back would leave the victim
+        # under the daemon's name, which is the racer's doing, not the daemon's.
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
         if libc.renameat2(dirfd, name, dirfd, victim, RENAME_EXCHANGE) == 0:
             swaps += 1
             time.sleep(0.0005)
             libc.renameat2(dirfd, name, dirfd, victim, RENAME_EXCHANGE)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
 `;
 
 export interface ExchangeRacer {
