@@ -14,6 +14,7 @@ import { removeTree } from '../helpers/cleanup';
 import { alice } from '../helpers/users';
 import { makeWorkDir, ownedDir } from '../helpers/work-dirs';
 import { makeExt4, MiB } from '../helpers/images';
+import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 const ERR = 'org.nsmount.NsMount1.Error.';
 const ERRNO_NAMES = Object.keys(os.constants.errno);
@@ -28,9 +29,7 @@ let readOnlyDir: string;
 test.before(async () => {
   if (rootSkipReason) return;
   stack = await startTestStack({
-    rules: `polkit.addRule(function (action, subject) {
-      if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
-    });`,
+    rules: allowUntrustedImages(alice),
   });
   work = makeWorkDir('error-messages');
   aliceDir = ownedDir(work, 'alice', alice);

@@ -12,6 +12,7 @@ import { userDirectory } from '../helpers/user-dirs';
 import { makeExt4 } from '../helpers/images';
 import { holdNamespaces } from '../helpers/holder';
 import { runAsUser } from '../helpers/as-user';
+import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 const FOREIGN = 2147352576;
 
@@ -19,9 +20,7 @@ let stack: TestStack;
 test.before(async () => {
   if (rootSkipReason) return;
   stack = await startTestStack({
-    rules: `polkit.addRule(function (action, subject) {
-      if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
-    });`,
+    rules: allowUntrustedImages(alice),
   });
 });
 test.after.always(() => stack?.stop());

@@ -15,6 +15,7 @@ import { nsmountctl, isOneLineError, NSMOUNTCTL_BIN } from '../helpers/nsmountct
 import { runAsUser } from '../helpers/as-user';
 import { userDirectory } from '../helpers/user-dirs';
 import { buildMinimalRootfsTarball, buildMinimalRootfsTree } from '../helpers/rootfs';
+import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 const FOREIGN = 2147352576;
 
@@ -25,9 +26,7 @@ let rootfs: string;
 test.before(async () => {
   if (rootSkipReason) return;
   stack = await startTestStack({
-    rules: `polkit.addRule(function (action, subject) {
-      if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
-    });`,
+    rules: allowUntrustedImages(alice),
   });
   home = userDirectory(stack.baseDir, alice, 'alice-home');
   const tarball = buildMinimalRootfsTarball(home);

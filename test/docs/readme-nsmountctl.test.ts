@@ -12,6 +12,7 @@ import { userDirectory } from '../helpers/user-dirs';
 import { PACKAGE_ROOT } from '../helpers/paths';
 import { buildMinimalRootfsTarball } from '../helpers/rootfs';
 import { makeExt4 } from '../helpers/images';
+import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 const FOREIGN = 2147352576;
 
@@ -28,9 +29,7 @@ test.before(async () => {
   if (rootSkipReason) return;
   stack = await startTestStack({
     // disk.img sits in the user's home, so it is untrusted: "allowed by polkit".
-    rules: `polkit.addRule(function (action, subject) {
-      if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
-    });`,
+    rules: allowUntrustedImages(alice),
   });
   // nsmountctl on the PATH, as an installation puts it there.
   binDir = userDirectory(stack.baseDir, alice, 'bin');

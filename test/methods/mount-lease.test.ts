@@ -15,6 +15,7 @@ import { alice, bob, type TestUser } from '../helpers/users';
 import { makeExt4 } from '../helpers/images';
 import { makeImageDirs, place, ERR, type ImageDirs } from './mount-fixture';
 import { removeTree } from '../helpers/cleanup';
+import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 let stack: TestStack;
 let dirs: ImageDirs;
@@ -26,9 +27,7 @@ test.before(async () => {
   image = place(makeExt4(dirs.base, 'leased.ext4', { sizeMiB: 8 }), dirs.untrusted, alice);
   stack = await startTestStack({
     config: dirs.config,
-    rules: `polkit.addRule(function (action, subject) {
-      if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
-    });`,
+    rules: allowUntrustedImages(alice),
   });
 });
 test.after.always(async () => {

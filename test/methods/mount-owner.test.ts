@@ -15,6 +15,7 @@ import { alice } from '../helpers/users';
 import { makeExt4, MiB } from '../helpers/images';
 import { removeTree } from '../helpers/cleanup';
 import { ERR, expectError, expectOk, fdArg, makeImageDirs, mountAs, place, type ImageDirs } from './mount-fixture';
+import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 const FOREIGN_ROOT = 2147352576;
 const OVERFLOW_UID = 65534;
@@ -96,9 +97,7 @@ rootSerial('identity mode (the default) still shows the ids as stored', async (t
 rootSerial('an untrusted image in owner mode still needs the administrator', async (t) => {
   expectError(t, await mountAs(alice, stack.address, fdArg(alicesOwn, 'rw'), { Mode: v('s', 'owner') }),
     'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired', /mount-image-untrusted/);
-  await stack.polkit.setRules(`polkit.addRule(function (action, subject) {
-    if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
-  });`);
+  await stack.polkit.setRules(allowUntrustedImages(alice));
   try {
     const mnt = target();
     expectOk(t, await mountAs(alice, stack.address, fdArg(alicesOwn, 'rw'), { Mode: v('s', 'owner'), ReadOnly: v('b', false), ...attachTo(mnt) }));
