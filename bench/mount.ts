@@ -92,13 +92,15 @@ export async function benchMount(ctx: BenchContext): Promise<BenchResult> {
   const floorRo = await rawFloor(image, true, n);
   const rw = await viaBus(ctx.address, image, false, n);
   const ro = await viaBus(ctx.address, image, true, n);
+  // Before the directory goes: the lock floor clones it.
+  const lock = lockFloor(dir, n);
   fs.rmSync(dir, { recursive: true, force: true });
   return {
     method: 'Mount (16 MiB bare ext4, root)',
     rows: [
       { label: 'raw floor read-write (LOOP_CONFIGURE + fsopen/fsconfig/fsmount)', stats: floorRw },
       { label: 'raw floor read-only', stats: floorRo },
-      { label: 'flag locking per partition (lockMountFlags, callers other than root only)', stats: lockFloor(path.dirname(image), n) },
+      { label: 'flag locking per partition (lockMountFlags, callers other than root only)', stats: lock },
       { label: 'Mount read-write', stats: rw },
       { label: 'Mount read-only', stats: ro },
     ],
