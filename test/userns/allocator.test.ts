@@ -1,35 +1,18 @@
 // The allocator against the real kernel and a registry in a temp dir, with
 // the exclusion sources pointed at files the test controls.
-import test from 'ava';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
 import { rootTest } from '../helpers/root';
-import { RegistryStore } from '../../src/registry/store';
-import { UserNamespaceAllocator } from '../../src/userns/allocator';
-import { Exclusions, type ExclusionSources } from '../../src/userns/exclusions';
+import { type ExclusionSources } from '../../src/userns/exclusions';
 import { NsresourcedRegistryUnreadable } from '../../src/userns/nsresourced-registry';
 import { closeQuietly } from '../../src/native/fd';
+import { makeTestAllocator } from './allocator-fixture';
 
 const B = 65536;
 const FIRST_BLOCK = 0x7100;
-const pool = { first: FIRST_BLOCK * B, last: (FIRST_BLOCK + 3) * B - 1 };
 
-function allocatorWith(sources: Partial<ExclusionSources>): { allocator: UserNamespaceAllocator; dir: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-alloc-'));
-  const store = new RegistryStore(path.join(dir, 'state'));
-  store.open();
-  const exclusions = new Exclusions({
-    subidFiles: [],
-    nsresourcedRegistry: path.join(dir, 'nsresource-registry'),
-    nssTtlMs: 60_000,
-    listNssIds: () => ({ uids: [], gids: [] }),
-    nssKnowsId: () => false,
-    ...sources,
-  });
-  const allocator = new UserNamespaceAllocator({ store, pool, quotaPerUid: 4, exclusions, log: pino({ level: 'silent' }) });
-  return { allocator, dir };
+function allocatorWith(sources: Partial<ExclusionSources>) {
+  return makeTestAllocator({ firstBlock: FIRST_BLOCK, blocks: 3, sources });
 }
 
 const request = { ownerUid: 61001, ownerGid: 61001, name: 'n', size: B };

@@ -4,34 +4,17 @@
 // instead of answering NameExists, without holding up other calls, and
 // never lists one that is gone.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import pino from 'pino';
 import { rootTest } from '../helpers/root';
-import { RegistryStore } from '../../src/registry/store';
-import { UserNamespaceAllocator } from '../../src/userns/allocator';
-import { Exclusions } from '../../src/userns/exclusions';
 import { NameExists } from '../../src/errors';
 import { namespaceAlive, decodeHandle } from '../../src/native/nsfs';
 import { closeQuietly } from '../../src/native/fd';
+import { makeTestAllocator } from './allocator-fixture';
 
 const B = 65536;
 const FIRST_BLOCK = 0x7200;
-const pool = { first: FIRST_BLOCK * B, last: (FIRST_BLOCK + 4) * B - 1 };
 
-function setUp(): { allocator: UserNamespaceAllocator; store: RegistryStore; dir: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-name-release-'));
-  const store = new RegistryStore(path.join(dir, 'state'));
-  store.open();
-  const exclusions = new Exclusions({
-    subidFiles: [],
-    nsresourcedRegistry: path.join(dir, 'nsresource-registry'),
-    nssTtlMs: 60_000,
-    listNssIds: () => ({ uids: [], gids: [] }),
-    nssKnowsId: () => false,
-  });
-  const allocator = new UserNamespaceAllocator({ store, pool, quotaPerUid: 4, exclusions, log: pino({ level: 'silent' }) });
-  return { allocator, store, dir };
+function setUp() {
+  return makeTestAllocator({ firstBlock: FIRST_BLOCK, blocks: 4 });
 }
 
 const alice = { ownerUid: 61001, ownerGid: 61001, size: B };
