@@ -14,10 +14,6 @@ export type MessageBus = dbus.MessageBus;
 /** The fds that arrived with each message, owned by whoever handles it. */
 const fdsByMessage = new WeakMap<object, number[]>();
 
-export function messageFds(message: object): number[] {
-  return fdsByMessage.get(message) ?? [];
-}
-
 /** Takes the fds away from the message so nobody closes them twice. */
 export function takeMessageFds(message: object): number[] {
   const fds = fdsByMessage.get(message) ?? [];

@@ -58,7 +58,7 @@ const DOCTYPE =
   ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n';
 
 /** The <interface> element of the Manager, comments included, cut from the contract file. */
-export function managerInterfaceXml(xml: string): string {
+function managerInterfaceXml(xml: string): string {
   const start = xml.search(/<interface\s+name="org\.nsmount\.NsMount1\.Manager"/);
   const end = xml.indexOf('</interface>', start);
   if (start < 0 || end < 0) throw new Error('the contract has no org.nsmount.NsMount1.Manager interface');

@@ -56,10 +56,3 @@ export function parseOptions<S extends OptionSchema>(
   }
   return result as ParsedOptions<S>;
 }
-
-/** Keys whose values are fds, so the dispatcher can tell them from other numbers. */
-export function fdOptionKeys(schema: OptionSchema): string[] {
-  return Object.entries(schema)
-    .filter(([, t]) => t === 'h')
-    .map(([k]) => k);
-}

@@ -24,7 +24,7 @@ const GLOBAL_OPTIONS: OptionSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-export function mainHelp(): string {
+function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return `Usage: nsmountctl [--address ADDRESS] [--json] [--interactive] COMMAND [ARGS...]
 

@@ -17,7 +17,7 @@ export interface DeviceEntry {
 // "crw-r--r-- 0/0    1,3 2024-01-01 00:00 ./dev/null"
 const DEVICE_LINE = /^([cb])\S*\s+\S+\s+(\d+,\s*\d+)\s+\S+\s+\S+\s(.*)$/;
 
-export function parseDeviceEntries(listing: string): DeviceEntry[] {
+function parseDeviceEntries(listing: string): DeviceEntry[] {
   const found: DeviceEntry[] = [];
   for (const line of listing.split('\n')) {
     const m = DEVICE_LINE.exec(line);

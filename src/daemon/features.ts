@@ -2,7 +2,6 @@
 // operations (a feature is listed only if it actually worked here).
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { createUserNamespace } from '../native/userns';
 import { namespaceFileHandlesSupported } from '../native/nsfs';
 import { openTreeClone, setMountAttributes } from '../native/mount-api';
@@ -53,8 +52,4 @@ export function detectFeatures(opts: { scratchDir: string }): Feature[] {
   if (namespaceFileHandlesSupported()) features.push('namespace-file-handles');
   if (loopConfigureAvailable()) features.push('loop-configure');
   return features;
-}
-
-export function defaultScratchDir(stateDir: string): string {
-  return path.resolve(stateDir);
 }

@@ -11,7 +11,7 @@ import { flock, LOCK_EX, LOCK_NB } from '../native/fd';
 import { SystemError } from '../errors';
 import { Errno } from '../native/errno';
 
-export const PID_FILE = 'nsmountd.pid';
+const PID_FILE = 'nsmountd.pid';
 
 export class AlreadyRunning extends Error {
   constructor(

@@ -2,7 +2,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 
 /** Package root, whether running from dist/ or an installed tree. */
-export function packageRoot(): string {
+function packageRoot(): string {
   for (const candidate of [path.resolve(__dirname, '../../..'), path.resolve(__dirname, '../..')]) {
     if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
   }

@@ -54,7 +54,7 @@ export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision 
  * walking ".." by fd and stopping at the mount root or at a directory of
  * another user; undefined if none.
  */
-export function ownedAncestorLevels(fd: number, uid: number): number | undefined {
+function ownedAncestorLevels(fd: number, uid: number): number | undefined {
   if (isMountRoot(fd)) return undefined;
   const mountId = mountIdOf(fd);
   let current = fd;

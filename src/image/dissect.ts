@@ -16,7 +16,7 @@ import {
 } from './partition-types';
 
 /** GPTs normally have 128 entry slots; more is refused rather than walked. */
-export const MAX_GPT_ENTRIES = 128;
+const MAX_GPT_ENTRIES = 128;
 
 export interface DissectedPartition {
   designator: Designator;

@@ -18,7 +18,7 @@ import { inspectImageFd } from './image-fd';
 import { DESIGNATORS, type Designator } from './partition-types';
 
 /** Mounted when the caller names no partitions; ESP and XBOOTLDR only on request. */
-export const DEFAULT_DESIGNATORS: readonly Designator[] = ['root', 'usr', 'home', 'srv', 'var', 'tmp', 'data'];
+const DEFAULT_DESIGNATORS: readonly Designator[] = ['root', 'usr', 'home', 'srv', 'var', 'tmp', 'data'];
 
 export interface MountImageOptions {
   /** The caller's fd, used as it is: never reopened by path. */

@@ -6,7 +6,6 @@ import { check } from './check';
 
 const nsm_mkdirat = libnsmount.func('int nsm_mkdirat(int dirfd, const char *name, uint32_t mode)');
 const nsm_fchown_fd = libnsmount.func('int nsm_fchown_fd(int fd, uint32_t uid, uint32_t gid)');
-const nsm_fchownat = libnsmount.func('int nsm_fchownat(int dirfd, const char *name, uint32_t uid, uint32_t gid)');
 const nsm_fchmod = libnsmount.func('int nsm_fchmod(int fd, uint32_t mode)');
 const nsm_rename_noreplace = libnsmount.func(
   'int nsm_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname)',
@@ -28,10 +27,6 @@ export function mkdirAt(dirfd: number, name: string, mode: number): void {
 /** chown of the object `fd` refers to; works on O_PATH fds too. */
 export function fchown(fd: number, uid: number, gid: number): void {
   check(nsm_fchown_fd(fd, uid, gid), 'fchownat');
-}
-
-export function fchownAt(dirfd: number, name: string, uid: number, gid: number): void {
-  check(nsm_fchownat(dirfd, name, uid, gid), 'fchownat');
 }
 
 /** Needs an fd opened for reading or writing, not O_PATH. */

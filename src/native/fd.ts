@@ -7,7 +7,6 @@ const nsm_fd_status_flags = libnsmount.func('int nsm_fd_status_flags(int fd)');
 const nsm_flock = libnsmount.func('int nsm_flock(int fd, int operation)');
 const nsm_dup_cloexec = libnsmount.func('int nsm_dup_cloexec(int fd)');
 
-export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;

@@ -4,7 +4,6 @@ import { check } from './check';
 const nsm_loop_attach = libnsmount.func(
   'int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit, unsigned int flags, _Out_ int *out_index)',
 );
-const nsm_loop_detach = libnsmount.func('int nsm_loop_detach(int loop_fd)');
 
 const NSM_LOOP_READ_ONLY = 1;
 const NSM_LOOP_DIRECT_IO = 2;
@@ -38,9 +37,4 @@ export function attachLoopDevice(backingFd: number, options: LoopAttachOptions):
     'LOOP_CONFIGURE',
   );
   return { fd, index: index[0], path: `/dev/loop${index[0]}` };
-}
-
-/** Detaches at once instead of waiting for autoclear (only when nothing is mounted from it). */
-export function detachLoopDevice(loopFd: number): void {
-  check(nsm_loop_detach(loopFd), 'LOOP_CLR_FD');
 }

@@ -72,7 +72,7 @@ function validateId(value: unknown, argument: string): number {
 }
 
 /** Checks each entry on its own; the kernel judges the set (overlaps, at most 340 lines). */
-export function validateIdMap(map: readonly IdMapEntry[], argument: string): void {
+function validateIdMap(map: readonly IdMapEntry[], argument: string): void {
   if (!Array.isArray(map) || map.length === 0) {
     throw new InvalidArgument(argument, 'must be a non-empty array of entries');
   }
@@ -91,12 +91,12 @@ export function validateIdMap(map: readonly IdMapEntry[], argument: string): voi
   });
 }
 
-export function formatIdMap(map: readonly IdMapEntry[]): string {
+function formatIdMap(map: readonly IdMapEntry[]): string {
   return map.map((e) => `${e.inside} ${e.outside} ${e.count}\n`).join('');
 }
 
 /** Parses /proc/PID/uid_map text: whitespace-separated triples, one per line. */
-export function parseIdMap(text: string): IdMapEntry[] {
+function parseIdMap(text: string): IdMapEntry[] {
   const entries: IdMapEntry[] = [];
   for (const line of text.split('\n')) {
     const fields = line.trim().split(/\s+/);

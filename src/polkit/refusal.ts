@@ -22,7 +22,7 @@ const ACTION_PHRASES: Record<string, string> = {
   'org.nsmount.mount-image-untrusted': 'mount this disk image',
 };
 
-export function actionPhrase(action: string): string {
+function actionPhrase(action: string): string {
   return ACTION_PHRASES[action] ?? 'do this';
 }
 

@@ -9,7 +9,7 @@ import { SystemError, Unavailable } from '../errors';
 import { Errno } from '../native/errno';
 
 /** The lock stayed with another process past the wait allowed. */
-export class RegistryBusy extends Unavailable {}
+class RegistryBusy extends Unavailable {}
 
 export interface WaitOptions {
   timeoutMs: number;

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const STATE_DIRECTORY_MODE = 0o700;
-export const STATE_FILE_MODE = 0o600;
+const STATE_DIRECTORY_MODE = 0o700;
+const STATE_FILE_MODE = 0o600;
 
 export class UnsafeStateDirectory extends Error {}
 

@@ -37,7 +37,7 @@ export const NAMESPACES: TableSchema<NamespaceRecord> = {
   indexes: { ownerUid: (n) => n.ownerUid, namespaceId: (n) => n.namespaceId },
 };
 
-export const MOUNTS: TableSchema<MountRecord> = {
+const MOUNTS: TableSchema<MountRecord> = {
   name: 'mounts',
   keyOf: (m) => m.mountId,
   indexes: { ownerUid: (m) => m.ownerUid },
@@ -71,10 +71,6 @@ export function emptyState(): RegistryState {
   return { namespaces: new Table(NAMESPACES), mounts: new Table(MOUNTS), neverUsedFrom: 0 };
 }
 
-export function emptyDocument(): RegistryDocument {
-  return { version: 1, namespaces: [], mounts: [], neverUsedFrom: 0 };
-}
-
 export function tablesOf(state: RegistryState): Array<Table<object>> {
   return [state.namespaces, state.mounts] as Array<Table<object>>;
 }
@@ -99,7 +95,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function validateNamespace(n: unknown, where: string): NamespaceRecord {
+function validateNamespace(n: unknown, where: string): NamespaceRecord {
   if (
     !isObject(n) ||
     typeof n.name !== 'string' ||
@@ -114,7 +110,7 @@ export function validateNamespace(n: unknown, where: string): NamespaceRecord {
   return n as unknown as NamespaceRecord;
 }
 
-export function validateMount(m: unknown, where: string): MountRecord {
+function validateMount(m: unknown, where: string): MountRecord {
   if (!isObject(m) || typeof m.target !== 'string' || typeof m.ownerUid !== 'number' || typeof m.mountId !== 'string') {
     throw new Error(`registry mount ${where} is malformed`);
   }

@@ -163,7 +163,7 @@ export function spawnManaged(file: string, args: string[], opts: ManagedChildOpt
 }
 
 /** Live (non-zombie) members of process group pgid. */
-export function groupMembers(pgid: number): number[] {
+function groupMembers(pgid: number): number[] {
   const members: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -63,7 +63,7 @@ const SWEEP_PER_ALLOCATION = 2;
  * registry lock and without holding up other calls, for the namespace to
  * go; one that is really in use is refused after the wait.
  */
-export const NAME_RELEASE_WAIT_MS = 250;
+const NAME_RELEASE_WAIT_MS = 250;
 const NAME_RELEASE_POLL_MS = 5;
 
 export class UserNamespaceAllocator {

@@ -21,7 +21,7 @@ export interface ExclusionSources {
   lookupTtlMs?: number;
 }
 
-export const DEFAULT_EXCLUSION_SOURCES: ExclusionSources = {
+const DEFAULT_EXCLUSION_SOURCES: ExclusionSources = {
   subidFiles: ['/etc/subuid', '/etc/subgid'],
   nsresourcedRegistry: '/run/systemd/nsresource/registry',
   nssTtlMs: 10_000,

@@ -5,7 +5,7 @@ import { octalMode, toJson } from '../command';
 import { UsageError } from '../errors';
 import { makeParents, openDirectory, splitParent } from '../paths';
 
-export function parseMode(text: string | undefined, command: string): number | undefined {
+function parseMode(text: string | undefined, command: string): number | undefined {
   if (text === undefined) return undefined;
   if (!/^0?[0-7]{1,4}$/.test(text)) throw new UsageError(`--mode must be an octal mode such as 0755, not "${text}"`, command);
   return parseInt(text, 8);

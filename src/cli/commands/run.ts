@@ -14,7 +14,7 @@ interface BindSpec {
   readOnly: boolean;
 }
 
-export function parseBind(spec: string): BindSpec {
+function parseBind(spec: string): BindSpec {
   const parts = spec.split(':');
   let readOnly = false;
   if (parts.length === 3 && (parts[2] === 'ro' || parts[2] === 'rw')) {
