@@ -158,8 +158,8 @@ export class Dispatcher {
       const ctx: CallContext = { caller, interactive: ((msg.flags ?? 0) & ALLOW_INTERACTIVE_AUTHORIZATION) !== 0 };
       params = method.parse(msg.body ?? [], ctx);
       parsed = true;
-      method.checkFds?.(params, ctx);
-      const choice = method.chooseAction(params, ctx);
+      const checked: unknown = method.checkFds?.(params, ctx);
+      const choice = method.chooseAction(params, ctx, checked);
       log.action = choice.action;
       if (caller.uid === 0) {
         log.polkit = 'root';
@@ -178,7 +178,7 @@ export class Dispatcher {
       // act waits for the registry without stalling other calls; the steps
       // before it only read it, and fail at once while another process holds it.
       const guard = this.opts.guardStep ?? (async <T>(step: () => T) => step());
-      const reply = await guard(() => method.act(params, ctx));
+      const reply = await guard(() => method.act(params, ctx, checked));
       // Work that outlives the reply must have someone to receive it; a caller
       // who gave up meanwhile (a client timeout during a slow password) must
       // not leave an attachment nobody knows about.

@@ -28,22 +28,33 @@ export interface CallContext {
   interactive: boolean;
 }
 
-export interface MethodDefinition<P> {
+/**
+ * A method's steps. `P` is what parse decoded from the body; `C` is what
+ * checkFds learned from the passed fds (the plan chooseAction and act work
+ * from), handed on by the dispatcher rather than stored in the params.
+ */
+interface MethodSteps<P, C> {
   name: string;
   inSignature: string;
   outSignature: string;
   /** Decode and validate the body; throws InvalidArgument naming the argument or key. */
   parse(body: unknown[], ctx: CallContext): P;
-  /** Check the kind and ownership of passed fds before any authorization. */
-  checkFds?(params: P, ctx: CallContext): void;
   /** Which polkit action guards this call, given what was asked. Root callers skip polkit. */
-  chooseAction(params: P, ctx: CallContext): ActionChoice;
-  act(params: P, ctx: CallContext): Promise<MethodReply> | MethodReply;
+  chooseAction(params: P, ctx: CallContext, checked: C): ActionChoice;
+  act(params: P, ctx: CallContext, checked: C): Promise<MethodReply> | MethodReply;
   /** Releases what parse/checkFds acquired beyond the message's own fds; runs on every path. */
   release?(params: P): void;
 }
 
-// Definitions are heterogeneous in P; the dispatcher only passes P from
-// parse to the other steps, so erasing it here is safe.
+/** Check the kind and ownership of passed fds before any authorization, and return what was found. */
+type CheckFds<P, C> = (params: P, ctx: CallContext) => C;
+
+// A method whose later steps need what checkFds found must have checkFds;
+// one that takes no fds (C = undefined) may leave it out.
+export type MethodDefinition<P, C = undefined> = MethodSteps<P, C> &
+  (undefined extends C ? { checkFds?: CheckFds<P, C> } : { checkFds: CheckFds<P, C> });
+
+// Definitions are heterogeneous in P and C; the dispatcher only passes P
+// from parse and C from checkFds to the other steps, so erasing them is safe.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyMethodDefinition = MethodDefinition<any>;
+export type AnyMethodDefinition = MethodDefinition<any, any>;

@@ -32,14 +32,15 @@ interface Params {
   readOnly: boolean;
   recursive: boolean;
   attachToFd?: number;
-  /** Filled in by checkFds. */
-  checked?: {
-    resolvedMode: ResolvedIdmapMode;
-    target?: TargetNamespace;
-    trust: TrustDecision;
-    directoryPath: string;
-    attachPath?: string;
-  };
+}
+
+/** What checkFds found out about the passed fds. */
+interface Checked {
+  resolvedMode: ResolvedIdmapMode;
+  target?: TargetNamespace;
+  trust: TrustDecision;
+  directoryPath: string;
+  attachTo?: { fd: number; path: string };
 }
 
 export interface IdmapDirectoryDependencies {
@@ -47,7 +48,7 @@ export interface IdmapDirectoryDependencies {
   attachments: Attachments;
 }
 
-export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefinition<Params> {
+export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefinition<Params, Checked> {
   return {
     name: 'IdmapDirectory',
     inSignature: 'ha{sv}',
@@ -73,22 +74,21 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
       if (resolvedMode === 'foreign' && !target) {
         throw new InvalidArgument(USER_NAMESPACE_OPTION, 'the foreign mode needs a user namespace to map the foreign range into');
       }
-      let attachPath: string | undefined;
+      let attachTo: Checked['attachTo'];
       if (params.attachToFd !== undefined) {
         const fd = params.attachToFd;
         asArgument(ATTACH_TO, () => checkAttachTarget(fd, caller.uid), ['target']);
-        attachPath = directoryPath(fd);
+        attachTo = { fd, path: directoryPath(fd) };
       }
-      params.checked = {
+      return {
         resolvedMode,
         target,
         trust: classifyIdmapRequest({ directoryFd: params.directoryFd, callerUid: caller.uid, mode: resolvedMode }),
         directoryPath: directoryPath(params.directoryFd),
-        attachPath,
+        attachTo,
       };
     },
-    chooseAction(params) {
-      const checked = params.checked!;
+    chooseAction(params, _ctx, checked) {
       return {
         action: checked.trust.trusted ? IDMAP_DIRECTORY_ACTION : IDMAP_DIRECTORY_UNTRUSTED_ACTION,
         details: {
@@ -96,14 +96,13 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
           mode: checked.resolvedMode,
           read_only: String(params.readOnly),
           recursive: String(params.recursive),
-          attach_to: checked.attachPath ?? '',
+          attach_to: checked.attachTo?.path ?? '',
           user_namespace: checked.target?.name ?? (checked.target ? '(not allocated by nsmountd)' : ''),
           reason: checked.trust.reason,
         },
       };
     },
-    act(params, { caller }) {
-      const checked = params.checked!;
+    act(params, { caller }, checked) {
       let result;
       try {
         result = idmapDirectoryDomain({
@@ -127,15 +126,15 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
       const mountFd = result.mountFd;
       let attached: MountRecord | undefined;
       try {
-        if (params.attachToFd !== undefined) {
-          const targetFd = params.attachToFd;
+        const attachTo = checked.attachTo;
+        if (attachTo) {
           // polkit may have taken a while: the target must still be empty
           // and unmounted when we attach.
-          asArgument(ATTACH_TO, () => checkAttachTarget(targetFd, caller.uid), ['target']);
+          asArgument(ATTACH_TO, () => checkAttachTarget(attachTo.fd, caller.uid), ['target']);
           attached = deps.attachments.attach({
             mountFd,
-            targetFd,
-            targetPath: checked.attachPath!,
+            targetFd: attachTo.fd,
+            targetPath: attachTo.path,
             ownerUid: caller.uid,
             source: checked.directoryPath,
             kind: 'directory',

@@ -36,7 +36,8 @@ export interface MountPlan {
   imagePath: FdPath;
   /** Read-only as asked (or defaulted), or forced by an O_RDONLY image fd. */
   readOnly: boolean;
-  attachTargetPath?: string;
+  /** The AttachTo fd, checked, and the path polkit shows for it. */
+  attachTarget?: { fd: number; path: string };
   /** Known before authorization for trusted images only; see dissect(). */
   contents?: DissectedContents;
 }
@@ -60,13 +61,13 @@ export function planMount(request: MountRequest, context: PlanContext): MountPla
       ? classifyImage(request.imageFd, { imageDirectories: context.imageDirectories })
       : { trusted: false, path: directoryPath(request.imageFd), reason: 'block devices are never trusted' };
   const readOnly = (request.readOnly ?? !trust.trusted) || info.readOnly;
-  let attachTargetPath: string | undefined;
+  let attachTarget: MountPlan['attachTarget'];
   if (request.attachToFd !== undefined) {
     const fd = request.attachToFd;
     asArgument(ATTACH_TO_OPTION, () => checkAttachTarget(fd, context.callerUid), ['target']);
-    attachTargetPath = directoryPath(fd);
+    attachTarget = { fd, path: directoryPath(fd) };
   }
-  const plan: MountPlan = { trust, info, imagePath: fdPath(request.imageFd), readOnly, attachTargetPath };
+  const plan: MountPlan = { trust, info, imagePath: fdPath(request.imageFd), readOnly, attachTarget };
   if (trust.trusted) dissect(request, plan);
   return plan;
 }
@@ -126,7 +127,7 @@ export function polkitDetails(request: MountRequest, plan: MountPlan): Record<st
   } else if (request.partitions) {
     details.partitions = request.partitions.join(',');
   }
-  if (plan.attachTargetPath !== undefined) details.attach_to = plan.attachTargetPath;
+  if (plan.attachTarget) details.attach_to = plan.attachTarget.path;
   if (request.mountOptions !== undefined) details.mount_options = request.mountOptions;
   return details;
 }

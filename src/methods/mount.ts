@@ -23,8 +23,6 @@ const MODES = ['identity', 'owner'] as const;
 
 interface Params extends MountRequest {
   userNamespaceFd?: number;
-  /** Filled in by checkFds. */
-  plan?: MountPlan;
 }
 
 export interface MountDependencies {
@@ -33,7 +31,7 @@ export interface MountDependencies {
   attachments: Attachments;
 }
 
-export function mount(deps: MountDependencies): MethodDefinition<Params> {
+export function mount(deps: MountDependencies): MethodDefinition<Params, MountPlan> {
   return {
     name: 'Mount',
     inSignature: 'ha{sv}',
@@ -65,10 +63,9 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
     },
     checkFds(params, { caller }) {
       if (params.userNamespaceFd !== undefined) checkUserNamespaceOption(params.userNamespaceFd, caller.uid, deps.allocator);
-      params.plan = planMount(params, { callerUid: caller.uid, imageDirectories: deps.config.images.directories });
+      return planMount(params, { callerUid: caller.uid, imageDirectories: deps.config.images.directories });
     },
-    chooseAction(params) {
-      const plan = params.plan!;
+    chooseAction(params, _ctx, plan) {
       // MountOptions reach a filesystem driver parsing an image: never the
       // cheap action, whoever vouched for the image.
       const trusted = plan.trust.trusted && params.mountOptions === undefined;
@@ -77,8 +74,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
         details: polkitDetails(params, plan),
       };
     },
-    act(params, { caller }) {
-      const plan = params.plan!;
+    act(params, { caller }, plan) {
       // Refused before the image is read or a loop device set up for nothing.
       if (params.attachToFd !== undefined) deps.attachments.ensureRoomFor(caller.uid);
       // Authorized now: an untrusted image is read for the first time here.
@@ -96,12 +92,13 @@ export function mount(deps: MountDependencies): MethodDefinition<Params> {
       });
       let undo: (() => void) | undefined;
       try {
-        if (contents.attachDesignator !== undefined) {
+        if (plan.attachTarget) {
+          // dissect() chose the attached partition among those mounted.
           const entry = mounted.find((m) => m.designator === contents.attachDesignator)!;
           const record = deps.attachments.attach({
             mountFd: entry.mountFd,
-            targetFd: params.attachToFd!,
-            targetPath: plan.attachTargetPath!,
+            targetFd: plan.attachTarget.fd,
+            targetPath: plan.attachTarget.path,
             ownerUid: caller.uid,
             source: plan.trust.path,
             kind: `image:${entry.designator}`,

@@ -16,8 +16,12 @@ export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
 
 interface Params {
   mountPointFd: number;
-  /** Filled in by checkFds. */
-  found?: { record: MountRecord; mountId: bigint };
+}
+
+/** The attachment the passed mount point is the root of. */
+interface Found {
+  record: MountRecord;
+  mountId: bigint;
 }
 
 /**
@@ -28,7 +32,7 @@ export function ownUnmountAction(kind: string): string {
   return kind.startsWith('image:') ? MOUNT_IMAGE_ACTION : IDMAP_DIRECTORY_ACTION;
 }
 
-export function unmount(deps: { attachments: Attachments }): MethodDefinition<Params> {
+export function unmount(deps: { attachments: Attachments }): MethodDefinition<Params, Found> {
   return {
     name: 'Unmount',
     inSignature: 'ha{sv}',
@@ -45,17 +49,15 @@ export function unmount(deps: { attachments: Attachments }): MethodDefinition<Pa
       if (!isMountRoot(params.mountPointFd)) {
         throw new NotFound(`mount_point: the fd is inside the mount at ${record.target}, not at its root; pass the mount point itself`);
       }
-      params.found = { record, mountId };
+      return { record, mountId };
     },
-    chooseAction(params, { caller }) {
-      const { record } = params.found!;
+    chooseAction(_params, { caller }, { record }) {
       return {
         action: record.ownerUid === caller.uid ? ownUnmountAction(record.kind) : UNMOUNT_OTHERS_ACTION,
         details: { mount_point: record.target, owner_uid: String(record.ownerUid), kind: record.kind, source: record.source },
       };
     },
-    act(params) {
-      const { mountId } = params.found!;
+    act(params, _ctx, { mountId }) {
       detachAttachedMount({ targetFd: params.mountPointFd, expectedMountId: mountId });
       deps.attachments.remove(mountId);
       return { signature: '', body: [] };

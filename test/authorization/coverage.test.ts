@@ -21,25 +21,22 @@ const ALICE = 61001;
 const BOB = 61002;
 
 /**
- * Every decision each method's chooseAction can take, as the params its
- * checkFds step would have left. A method missing here fails the test:
- * whoever adds one must say which polkit action guards it.
+ * Every decision each method's chooseAction can take, as the params parse
+ * returns and what its checkFds step would have found. A method missing
+ * here fails the test: whoever adds one must say which polkit action
+ * guards it.
  */
-function probes(dirFd: number): Record<string, Array<{ params: unknown; ctx: CallContext }>> {
+function probes(dirFd: number): Record<string, Array<{ params: unknown; checked?: unknown; ctx: CallContext }>> {
   const trust = (trusted: boolean) => ({ trusted, reason: 'probe' });
   const idmap = (trusted: boolean) => ({
-    directoryFd: dirFd,
-    mode: 'owner',
-    readOnly: false,
-    recursive: false,
+    params: { directoryFd: dirFd, mode: 'owner', readOnly: false, recursive: false },
     checked: { resolvedMode: 'owner', trust: trust(trusted), directoryPath: '/probe' },
   });
   const record = (kind: string) => ({ target: '/probe', ownerUid: ALICE, source: '/probe', kind, mountId: 1 });
-  const unmount = (kind: string) => ({ mountPointFd: dirFd, found: { record: record(kind), mountId: 1n } });
+  const unmount = (kind: string) => ({ params: { mountPointFd: dirFd }, checked: { record: record(kind), mountId: 1n } });
   const mount = (trusted: boolean, mountOptions?: string) => ({
-    imageFd: dirFd,
-    mountOptions,
-    plan: {
+    params: { imageFd: dirFd, mountOptions },
+    checked: {
       trust: { ...trust(trusted), path: '/probe.img' },
       imagePath: { verified: true, path: '/probe.img' },
       readOnly: true,
@@ -50,10 +47,10 @@ function probes(dirFd: number): Record<string, Array<{ params: unknown; ctx: Cal
     AllocateUserNamespace: [{ params: { name: 'probe', size: 65536 }, ctx: ctx(ALICE) }],
     ListUserNamespaces: [{ params: {}, ctx: ctx(ALICE) }],
     MakeDirectory: [{ params: { parentFd: dirFd, name: 'probe', mode: 0o755 }, ctx: ctx(ALICE) }],
-    IdmapDirectory: [true, false].map((trusted) => ({ params: idmap(trusted), ctx: ctx(ALICE) })),
-    Unmount: ['directory', 'image:root'].flatMap((kind) => [ALICE, BOB].map((uid) => ({ params: unmount(kind), ctx: ctx(uid) }))),
+    IdmapDirectory: [true, false].map((trusted) => ({ ...idmap(trusted), ctx: ctx(ALICE) })),
+    Unmount: ['directory', 'image:root'].flatMap((kind) => [ALICE, BOB].map((uid) => ({ ...unmount(kind), ctx: ctx(uid) }))),
     ListMounts: [{ params: {}, ctx: ctx(ALICE) }],
-    Mount: [mount(true), mount(false), mount(true, 'noatime')].map((params) => ({ params, ctx: ctx(ALICE) })),
+    Mount: [mount(true), mount(false), mount(true, 'noatime')].map((probe) => ({ ...probe, ctx: ctx(ALICE) })),
   };
 }
 
@@ -90,7 +87,7 @@ test("every method's chooseAction names an action the polkit policy declares", (
       const cases = table[name];
       t.truthy(cases?.length, `${name} has no chooseAction probe here: say which polkit action guards it`);
       for (const c of cases ?? []) {
-        const { action } = method!.chooseAction(c.params, c.ctx);
+        const { action } = method!.chooseAction(c.params, c.ctx, c.checked);
         named.add(action);
         t.true(policyActions.has(action), `${name} asks polkit about ${action}, which polkit/org.nsmount.policy does not declare`);
       }
