@@ -8,6 +8,7 @@ import { closeQuietly } from '../src/native/fd';
 import { openTreeClone, setMountAttributes } from '../src/native/mount-api';
 import { createUserNamespace } from '../src/native/userns';
 import { O_PATH } from '../src/native/dirfd';
+import { readUserNamespaceMaps } from '../src/native/nsfs';
 import { idmapDirectory } from '../src/idmap/idmap-directory';
 import { FOREIGN_UID_BASE, FOREIGN_UID_COUNT } from '../src/idmap/foreign-range';
 import { lockMountFlags, prepareMountLocking } from '../src/mounts/lock';
@@ -75,7 +76,7 @@ for (const callerUid of [0, 61001]) {
     directoryFd: dirFd,
     callerUid,
     callerGid: callerUid,
-    userNamespaceFd: targetNs,
+    userNamespaceMaps: readUserNamespaceMaps(targetNs),
     mode: 'foreign',
     readOnly: false,
     recursive: false,

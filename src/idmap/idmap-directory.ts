@@ -10,7 +10,6 @@ import { lockMountFlags, needsLockedFlags } from '../mounts/lock';
 import { requireDirectory } from './file-kind';
 import { isForeignId } from './foreign-range';
 import { foreignIdmap, ownerIdmap, targetRootHostId } from './idmap-maps';
-import { targetNamespaceMaps } from './target-namespace';
 
 /**
  * foreign: foreign-range ids appear as ids 0..65535 of the target namespace.
@@ -26,9 +25,10 @@ export interface IdmapDirectoryRequest {
   directoryFd: number;
   callerUid: number;
   callerGid: number;
-  /** Target user namespace: required by 'foreign', optional for 'owner'. */
-  userNamespaceFd?: number;
-  /** The target's maps when already known; otherwise read from userNamespaceFd. */
+  /**
+   * Maps of the target user namespace, as checkTargetNamespace found them:
+   * required by 'foreign', optional for 'owner'.
+   */
   userNamespaceMaps?: UserNamespaceMaps;
   mode: IdmapMode;
   readOnly: boolean;
@@ -58,9 +58,7 @@ export interface IdmappedDirectory {
 export function idmapDirectory(request: IdmapDirectoryRequest): IdmappedDirectory {
   const stats = requireDirectory(request.directoryFd, 'directory');
   const owner = { uid: stats.uid, gid: stats.gid };
-  const targetMaps =
-    request.userNamespaceMaps ??
-    (request.userNamespaceFd !== undefined ? targetNamespaceMaps(request.userNamespaceFd, request.callerUid) : undefined);
+  const targetMaps = request.userNamespaceMaps;
   const resolvedMode = resolveMode(request.mode, owner.uid, request.callerUid);
   const idmap = idmapFor(resolvedMode, owner, request, targetMaps);
   const nosuidNodev = request.forceNosuidNodev || request.callerUid !== 0;

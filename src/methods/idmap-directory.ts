@@ -15,7 +15,7 @@ import type { MountRecord } from '../registry/state';
 import type { Attachments } from '../mounts/attachments';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument, renameArgument } from './argument-errors';
-import { checkUserNamespaceOption, USER_NAMESPACE_OPTION, type TargetNamespace } from './user-namespace-option';
+import { checkTargetNamespace, type TargetNamespace } from '../idmap/target-namespace';
 
 export const IDMAP_DIRECTORY_ACTION = 'org.nsmount.idmap-directory';
 export const IDMAP_DIRECTORY_UNTRUSTED_ACTION = 'org.nsmount.idmap-directory-untrusted';
@@ -24,6 +24,7 @@ const OPTIONS = { UserNamespace: 'h', Mode: 's', ReadOnly: 'b', Recursive: 'b', 
 const MODES: readonly IdmapMode[] = ['foreign', 'owner', 'identity', 'auto'];
 const ATTACH_TO = 'options.AttachTo';
 const RECURSIVE_OPTION = 'options.Recursive';
+const USER_NAMESPACE_OPTION = 'options.UserNamespace';
 
 interface Params {
   directoryFd: number;
@@ -70,7 +71,9 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
       const stats = requireDirectory(params.directoryFd, 'directory');
       const resolvedMode = resolveMode(params.mode, stats.uid, caller.uid);
       const target =
-        params.userNamespaceFd === undefined ? undefined : checkUserNamespaceOption(params.userNamespaceFd, caller.uid, deps.allocator);
+        params.userNamespaceFd === undefined
+          ? undefined
+          : checkTargetNamespace(params.userNamespaceFd, { callerUid: caller.uid, allocations: deps.allocator, argument: USER_NAMESPACE_OPTION });
       if (resolvedMode === 'foreign' && !target) {
         throw new InvalidArgument(USER_NAMESPACE_OPTION, 'the foreign mode needs a user namespace to map the foreign range into');
       }
@@ -109,7 +112,6 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
           directoryFd: params.directoryFd,
           callerUid: caller.uid,
           callerGid: caller.gid,
-          userNamespaceFd: params.userNamespaceFd,
           userNamespaceMaps: checked.target?.maps,
           mode: checked.resolvedMode,
           readOnly: params.readOnly,

@@ -13,7 +13,7 @@ import { needsLockedFlags } from '../mounts/lock';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
 import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
-import { checkUserNamespaceOption } from './user-namespace-option';
+import { checkTargetNamespace } from '../idmap/target-namespace';
 
 export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
 export const MOUNT_IMAGE_UNTRUSTED_ACTION = 'org.nsmount.mount-image-untrusted';
@@ -62,7 +62,9 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
       };
     },
     checkFds(params, { caller }) {
-      if (params.userNamespaceFd !== undefined) checkUserNamespaceOption(params.userNamespaceFd, caller.uid, deps.allocator);
+      if (params.userNamespaceFd !== undefined) {
+        checkTargetNamespace(params.userNamespaceFd, { callerUid: caller.uid, allocations: deps.allocator, argument: 'options.UserNamespace' });
+      }
       return planMount(params, { callerUid: caller.uid, imageDirectories: deps.config.images.directories });
     },
     chooseAction(params, _ctx, plan) {

@@ -57,10 +57,15 @@ export function fdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
+/** The maps of callerNamespace(), as checkTargetNamespace finds them. */
+export const CALLER_NAMESPACE_MAPS = {
+  uidMap: [{ inside: 0, outside: TARGET_BASE, count: 65536 }],
+  gidMap: [{ inside: 0, outside: TARGET_BASE, count: 65536 }],
+};
+
 /** A user namespace like one nsmountd allocates for CALLER: "0 TARGET_BASE 65536". */
 export function callerNamespace(): number {
-  const map = [{ inside: 0, outside: TARGET_BASE, count: 65536 }];
-  return createUserNamespace({ ownerUid: CALLER.uid, ownerGid: CALLER.gid, uidMap: map, gidMap: map });
+  return createUserNamespace({ ownerUid: CALLER.uid, ownerGid: CALLER.gid, ...CALLER_NAMESPACE_MAPS });
 }
 
 /** "uid:gid" of `p` as a process in the user namespace `nsFd` sees it. */
