@@ -79,8 +79,3 @@ function ownedAncestorLevels(fd: number, uid: number): number | undefined {
     if (current !== fd) closeQuietly(current);
   }
 }
-
-/** The directory's path as the kernel names it now: for polkit details and logs, never for access. */
-export function directoryPath(fd: number): string {
-  return fs.readlinkSync(`/proc/self/fd/${fd}`);
-}

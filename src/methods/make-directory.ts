@@ -6,7 +6,7 @@ import { InvalidArgument, NotOwner } from '../errors';
 import { validateComponentName } from '../idmap/component-name';
 import { requireDirectory } from '../idmap/file-kind';
 import { DEFAULT_DIRECTORY_MODE, makeForeignDirectory } from '../idmap/make-directory';
-import { directoryPath } from '../idmap/trust';
+import { directoryPath } from '../polkit/fd-path';
 
 export const MAKE_DIRECTORY_ACTION = 'org.nsmount.make-directory';
 

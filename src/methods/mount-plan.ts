@@ -6,8 +6,8 @@
 // dissected at once, so polkit also sees its filesystems and label and an
 // unsupported filesystem is refused before anyone is asked.
 import { InvalidArgument } from '../errors';
-import { checkAttachTarget } from '../idmap/attach';
-import { directoryPath } from '../idmap/trust';
+import { checkAttachTarget } from '../mounts/attach';
+import { directoryPath } from '../polkit/fd-path';
 import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from '../image/dissect';
 import { inspectImageFd, type ImageFdInfo } from '../image/image-fd';
 import { selectPartitions } from '../image/mount-image';

@@ -6,7 +6,7 @@ import { parseOptions } from '../bus/options';
 import { NotFound } from '../errors';
 import type { MountRecord } from '../registry/state';
 import { fstatArgument } from '../idmap/file-kind';
-import { detachAttachedMount } from '../idmap/attach';
+import { detachAttachedMount } from '../mounts/attach';
 import { isMountRoot, mountIdOf } from '../native/mount-api';
 import type { Attachments } from '../mounts/attachments';
 import { IDMAP_DIRECTORY_ACTION } from './idmap-directory';

@@ -18,6 +18,11 @@ export type FdPath =
   /** What the kernel reported, unverified: the caller may have chosen it ("" when there was nothing). */
   | { verified: false; reported: string };
 
+/** The directory's path as the kernel names it now: for polkit details and logs, never for access. */
+export function directoryPath(fd: number): string {
+  return fs.readlinkSync(`/proc/self/fd/${fd}`);
+}
+
 export function fdPath(fd: number): FdPath {
   let reported: string;
   try {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import dbus, { type MessageBus } from 'dbus-next';
 import type { RegistryDocument } from '../../src/registry/state';
 import { RegistryStore } from '../../src/registry/store';
-import { parseMountinfo, type MountinfoEntry } from '../../src/idmap/mountinfo';
+import { parseMountinfo, type MountinfoEntry } from '../../src/mounts/mountinfo';
 import { flock, LOCK_EX, LOCK_UN } from '../../src/native/fd';
 
 export const ERR = 'org.nsmount.NsMount1.Error.';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseMountinfo, type MountinfoEntry } from '../../src/idmap/mountinfo';
+import { parseMountinfo, type MountinfoEntry } from '../../src/mounts/mountinfo';
 import type { TestUser } from './users';
 
 /** A fresh world-searchable directory owned by root; remove it with removeTree. */

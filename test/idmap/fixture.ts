@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createUserNamespace } from '../../src/native/userns';
 import { O_PATH } from '../../src/native/dirfd';
 import { FOREIGN_UID_BASE } from '../../src/idmap/foreign-range';
-import { parseMountinfo } from '../../src/idmap/mountinfo';
+import { parseMountinfo } from '../../src/mounts/mountinfo';
 
 /** An unprivileged caller; the uid needs no passwd entry. */
 export const CALLER = { uid: 61001, gid: 61001 } as const;

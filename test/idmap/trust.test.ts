@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { closeQuietly } from '../../src/native/fd';
 import type { IdmapMode } from '../../src/idmap/idmap-directory';
-import { classifyIdmapRequest, directoryPath, MAX_ANCESTOR_LEVELS } from '../../src/idmap/trust';
+import { classifyIdmapRequest, MAX_ANCESTOR_LEVELS } from '../../src/idmap/trust';
 import { CALLER, fdCount, FOREIGN, makeTree, OTHER, openPath, removeTree } from './fixture';
 
 // Building trees owned by other and foreign uids, and mounting inside them, needs root.
@@ -133,15 +133,4 @@ rootTest('a foreign mount root itself has no ancestor on its mount', classify, {
   mountAt: 1,
   trusted: false,
   reason: /owns no ancestor/,
-});
-
-rootTest('directoryPath names the directory', (t) => {
-  const dir = path.join(tree, 'named');
-  fs.mkdirSync(dir);
-  const fd = openPath(dir);
-  try {
-    t.is(directoryPath(fd), dir);
-  } finally {
-    closeQuietly(fd);
-  }
 });

@@ -14,7 +14,7 @@ import {
   openTreeClone,
   setMountAttributes,
 } from '../../src/native/mount-api';
-import { findMountByIdInMountinfo } from '../../src/idmap/mountinfo';
+import { findMountByIdInMountinfo } from '../../src/mounts/mountinfo';
 import { callerNamespace, makeTree, mountOptionsAt, mountsBelow, openPath, removeTree } from '../idmap/fixture';
 
 // Cloning and attaching mounts needs CAP_SYS_ADMIN in the initial namespaces.

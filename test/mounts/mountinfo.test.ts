@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findMountByIdInMountinfo, parseMountinfoLine } from '../../src/idmap/mountinfo';
+import { findMountByIdInMountinfo, parseMountinfoLine } from '../../src/mounts/mountinfo';
 
 const SAMPLE = [
   '26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard',

@@ -6,8 +6,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { AlreadyMounted, BadFileDescriptor, NotEmpty, NotFound, NotOwner, WrongNamespace } from '../../src/errors';
 import { closeQuietly } from '../../src/native/fd';
 import { mountIdOf, openTreeClone } from '../../src/native/mount-api';
-import { attachMount, checkAttachTarget, detachAttachedMount, findMountByIdInMountinfo } from '../../src/idmap/attach';
-import { CALLER, fdCount, makeTree, mountsBelow, OTHER, openPath, removeTree } from './fixture';
+import { attachMount, checkAttachTarget, detachAttachedMount } from '../../src/mounts/attach';
+import { findMountByIdInMountinfo } from '../../src/mounts/mountinfo';
+import { CALLER, fdCount, makeTree, mountsBelow, OTHER, openPath, removeTree } from '../idmap/fixture';
 
 // Mounting needs CAP_SYS_ADMIN; the fixtures chown to other users.
 

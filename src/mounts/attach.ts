@@ -10,8 +10,8 @@ import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
 import { isDirectoryEmpty, O_DIRECTORY, O_PATH, openAt, openParent } from '../native/dirfd';
 import { detachMountOfFd, isMountRoot, mountIdOf, mountIdsOf, moveMountTo, type MountIds } from '../native/mount-api';
-import { requireDirectory } from './file-kind';
-import { directoryPath } from './trust';
+import { requireDirectory } from '../idmap/file-kind';
+import { directoryPath } from '../polkit/fd-path';
 import { parseMountinfo } from './mountinfo';
 import { mountPointOf } from '../native/statmount';
 
@@ -119,5 +119,3 @@ function openMountPoint(mountPoint: string): number {
     throw err;
   }
 }
-
-export { findMountByIdInMountinfo } from './mountinfo';
