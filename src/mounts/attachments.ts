@@ -81,7 +81,7 @@ export class Attachments {
     };
     this.opts.store.update((state) => {
       // Counted again under the registry lock: another daemon may share it.
-      this.checkLimit(state.mounts.where('ownerUid', request.ownerUid).length, request.ownerUid);
+      this.checkLimit(state.mounts.countWhere('ownerUid', request.ownerUid), request.ownerUid);
       state.mounts.insert(record);
     });
     try {

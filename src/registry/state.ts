@@ -31,10 +31,17 @@ export interface MountRecord {
 /** A namespace is known by its block: a block is never held twice. */
 export const namespaceKey = (base: number): string => String(base);
 
+/** A name is one owner's: the uid is digits, so the first "/" ends it. */
+export const ownerNameKey = (ownerUid: number, name: string): string => `${ownerUid}/${name}`;
+
 export const NAMESPACES: TableSchema<NamespaceRecord> = {
   name: 'namespaces',
   keyOf: (n) => namespaceKey(n.base),
-  indexes: { ownerUid: (n) => n.ownerUid, namespaceId: (n) => n.namespaceId },
+  indexes: {
+    ownerUid: (n) => n.ownerUid,
+    namespaceId: (n) => n.namespaceId,
+    ownerName: (n) => ownerNameKey(n.ownerUid, n.name),
+  },
 };
 
 const MOUNTS: TableSchema<MountRecord> = {

@@ -52,13 +52,33 @@ export class Table<R extends object> {
 
   /** Records whose index `name` has `value`, without scanning the others. */
   where(name: string, value: string | number): R[] {
-    const index = this.indexes.get(name);
-    if (!index) throw new Error(`table ${this.schema.name} has no index ${name}`);
-    const keys = index.keys.get(value);
+    const keys = this.index(name).keys.get(value);
     if (!keys) return [];
     const out: R[] = [];
     for (const key of keys) out.push(this.records.get(key)!);
     return out;
+  }
+
+  /** How many records index `name` has at `value`, without listing them. */
+  countWhere(name: string, value: string | number): number {
+    return this.index(name).keys.get(value)?.size ?? 0;
+  }
+
+  /**
+   * The same records as `where`, lazily, oldest first. Like a Map's, the
+   * iterator stays valid while records change: it skips those deleted and
+   * reaches those added before it ends.
+   */
+  *iterateWhere(name: string, value: string | number): IterableIterator<R> {
+    const keys = this.index(name).keys.get(value);
+    if (!keys) return;
+    for (const key of keys) yield this.records.get(key)!;
+  }
+
+  private index(name: string): { of: (record: R) => string | number; keys: Map<string | number, Set<string>> } {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`table ${this.schema.name} has no index ${name}`);
+    return index;
   }
 
   /** Adds a record whose key must be new: two records never share a key by accident. */
