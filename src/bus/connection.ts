@@ -7,7 +7,7 @@ import { installFdAwareReader, claimDeliveredFds, onUndelivered, type Undelivere
 import { setCloexec } from '../native/fd';
 import { patchUsocketFdWrites } from './usocket-fd-write';
 
-export const SYSTEM_BUS_DEFAULT_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
+export { resolveBusAddress } from './address';
 
 export type MessageBus = dbus.MessageBus;
 
@@ -19,10 +19,6 @@ export function takeMessageFds(message: object): number[] {
   const fds = fdsByMessage.get(message) ?? [];
   fdsByMessage.delete(message);
   return fds;
-}
-
-export function resolveBusAddress(explicit?: string): string {
-  return explicit || process.env.DBUS_SYSTEM_BUS_ADDRESS || SYSTEM_BUS_DEFAULT_ADDRESS;
 }
 
 export class FdPassingUnavailable extends Error {}

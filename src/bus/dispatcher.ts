@@ -8,13 +8,13 @@ import type { MessageBus } from './connection';
 import { onUndeliveredMessage, takeMessageFds } from './connection';
 import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
-import { Introspection, OBJECT_PATH, MANAGER_INTERFACE } from './introspection';
+import { Introspection } from './introspection';
+import { OBJECT_PATH, MANAGER_INTERFACE, ALLOW_INTERACTIVE_AUTHORIZATION } from './names';
 import type { Authority } from '../polkit/authority';
 import { NsMountError, NotAuthorized, Unavailable, QuotaExceeded, SystemError } from '../errors';
 import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
 
-export const ALLOW_INTERACTIVE_AUTHORIZATION = 0x4;
 const NO_REPLY_EXPECTED = 0x1;
 const METHOD_CALL = 1;
 

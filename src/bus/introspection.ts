@@ -3,10 +3,9 @@
 // it to check that it agrees with the registered methods.
 import fs from 'node:fs';
 import path from 'node:path';
+import { BUS_NAME, OBJECT_PATH, MANAGER_INTERFACE } from './names';
 
-export const BUS_NAME = 'org.nsmount.NsMount1';
-export const OBJECT_PATH = '/org/nsmount/NsMount1';
-export const MANAGER_INTERFACE = 'org.nsmount.NsMount1.Manager';
+export { BUS_NAME, OBJECT_PATH, MANAGER_INTERFACE };
 
 export function contractPath(): string {
   for (const candidate of [

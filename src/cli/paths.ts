@@ -4,9 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CliError, errnoText } from './errors';
-
-// O_PATH is missing from fs.constants; this value holds on every Linux arch Node runs on but alpha/parisc/sparc.
-export const O_PATH = 0o10000000;
+import { O_PATH } from '../native/flags';
 
 function opened(p: string, flags: number): number {
   try {

@@ -7,6 +7,7 @@ import { connectBus, resolveBusAddress, type MessageBus } from '../bus/connectio
 import { callBus, BusCallError } from '../bus/bus-call';
 import { OwnedFd, fdNumber, type FdLike } from './owned-fd';
 import { errorFromDBus } from './errors';
+import { BUS_NAME, OBJECT_PATH, MANAGER_INTERFACE, ALLOW_INTERACTIVE_AUTHORIZATION } from '../bus/names';
 import type {
   AllocatedUserNamespace,
   CallOptions,
@@ -18,10 +19,7 @@ import type {
   UserNamespaceInfo,
 } from './types';
 
-export const BUS_NAME = 'org.nsmount.NsMount1';
-export const OBJECT_PATH = '/org/nsmount/NsMount1';
-export const MANAGER_INTERFACE = 'org.nsmount.NsMount1.Manager';
-export const ALLOW_INTERACTIVE_AUTHORIZATION = 0x4;
+export { BUS_NAME, OBJECT_PATH, MANAGER_INTERFACE, ALLOW_INTERACTIVE_AUTHORIZATION };
 
 export interface ConnectOptions {
   /** D-Bus address; default $DBUS_SYSTEM_BUS_ADDRESS, then the system bus. */

@@ -3,10 +3,10 @@
 // default in force.
 import { absolutePath, absolutePaths, boolean, integer, oneOf, Check } from './checks';
 import { LOG_LEVELS, SETGROUPS_CHOICES, Config } from './types';
+import { BLOCK_SIZE } from '../userns/block';
 
 /** Highest ID the kernel accepts in a map: (uid_t)-1 is "no ID". */
 export const MAX_ID = 0xfffffffe;
-export const BLOCK = 65536;
 
 export interface Setting {
   /** Property name inside the Config section. */
@@ -26,8 +26,8 @@ export const SCHEMA: Schema = {
   },
   pool: {
     // IDs below 65536 are the host's own users and groups.
-    first: { prop: 'first', check: integer({ min: BLOCK, max: MAX_ID, multipleOf: BLOCK }) },
-    last: { prop: 'last', check: integer({ min: BLOCK, max: MAX_ID }) },
+    first: { prop: 'first', check: integer({ min: BLOCK_SIZE, max: MAX_ID, multipleOf: BLOCK_SIZE }) },
+    last: { prop: 'last', check: integer({ min: BLOCK_SIZE, max: MAX_ID }) },
     quota_per_uid: { prop: 'quotaPerUid', check: integer({ min: 1 }) },
     reclaim_interval_sec: { prop: 'reclaimIntervalSec', check: integer({ min: 1 }) },
     reuse_across_users: { prop: 'reuseAcrossUsers', check: boolean() },

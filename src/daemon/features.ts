@@ -6,12 +6,13 @@ import { createUserNamespace } from '../native/userns';
 import { namespaceFileHandlesSupported } from '../native/nsfs';
 import { openTreeClone, setMountAttributes } from '../native/mount-api';
 import { closeQuietly } from '../native/fd';
+import { FOREIGN_UID_BASE, FOREIGN_UID_COUNT } from '../idmap/foreign-range';
 
 export type Feature = 'user-namespaces' | 'idmapped-mounts' | 'namespace-file-handles' | 'loop-configure' | 'mount-api';
 
 function probeUserNamespaces(): number | undefined {
   try {
-    const map = [{ inside: 0, outside: 2147352576, count: 65536 }];
+    const map = [{ inside: 0, outside: FOREIGN_UID_BASE, count: FOREIGN_UID_COUNT }];
     return createUserNamespace({ ownerUid: 0, ownerGid: 0, uidMap: map, gidMap: map });
   } catch {
     return undefined;

@@ -8,14 +8,12 @@ import path from 'node:path';
 import { AlreadyMounted, NotEmpty, NotFound, NotOwner, SystemError, WrongNamespace } from '../errors';
 import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
-import { isDirectoryEmpty, O_DIRECTORY, O_PATH, openAt, openParent } from '../native/dirfd';
+import { AT_FDCWD, isDirectoryEmpty, O_DIRECTORY, O_PATH, openAt, openParent } from '../native/dirfd';
 import { detachMountOfFd, isMountRoot, mountIdOf, mountIdsOf, moveMountTo, type MountIds } from '../native/mount-api';
 import { requireDirectory } from '../idmap/file-kind';
 import { directoryPath } from '../polkit/fd-path';
 import { parseMountinfo } from './mountinfo';
 import { mountPointOf } from '../native/statmount';
-
-const AT_FDCWD = -100;
 
 /**
  * A mount target must be an empty directory the caller owns (root: any)

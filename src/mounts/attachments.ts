@@ -16,15 +16,13 @@ import type { RegistryStore } from '../registry/store';
 import type { ChangeListener } from '../events/changes';
 import type { MountRecord } from '../registry/state';
 import { closeQuietly } from '../native/fd';
-import { O_DIRECTORY, O_PATH, openAt } from '../native/dirfd';
+import { AT_FDCWD, O_DIRECTORY, O_PATH, openAt } from '../native/dirfd';
 import { mountIdsOf } from '../native/mount-api';
 import { attachMount, detachAttachedMount } from './attach';
 import { parseMountinfo, type MountinfoEntry } from './mountinfo';
 import { mountPointOf } from '../native/statmount';
 import { QuotaExceeded, SystemError } from '../errors';
 import { Errno } from '../native/errno';
-
-const AT_FDCWD = -100;
 
 export interface AttachmentRequest {
   /** Detached mount to attach; stays open (and then refers to the attached mount). */

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { libnsmount } from './library';
 import { check } from './check';
+import { O_PATH, AT_FDCWD } from './flags';
 
 const nsm_mkdirat = libnsmount.func('int nsm_mkdirat(int dirfd, const char *name, uint32_t mode)');
 const nsm_fchown_fd = libnsmount.func('int nsm_fchown_fd(int fd, uint32_t uid, uint32_t gid)');
@@ -16,8 +17,7 @@ const nsm_dir_is_empty = libnsmount.func('int nsm_dir_is_empty(int fd)');
 
 export const O_RDONLY = fs.constants.O_RDONLY;
 export const O_DIRECTORY = fs.constants.O_DIRECTORY;
-/** Not in fs.constants. */
-export const O_PATH = 0o10000000;
+export { O_PATH, AT_FDCWD };
 const AT_REMOVEDIR = 0x200;
 
 export function mkdirAt(dirfd: number, name: string, mode: number): void {

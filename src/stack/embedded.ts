@@ -5,8 +5,7 @@ import type { Logger } from 'pino';
 import { connectBus, safeDisconnect } from './bus-connection';
 import { startPrivateSystemBus, type PrivateBus } from './private-bus';
 import { startPolkitd, type Polkitd } from './polkitd';
-
-export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/run/dbus/system_bus_socket';
+import { resolveBusAddress } from '../bus/address';
 
 export interface EmbeddedStackOptions {
   /** Holds the bus socket and polkit's dirs; must be reachable (o+x) by messagebus, polkitd and clients. */
@@ -66,7 +65,7 @@ export async function startEmbeddedStack(opts: EmbeddedStackOptions): Promise<Em
 
 /** Whether a bus answers at address (default: $DBUS_SYSTEM_BUS_ADDRESS, then the standard socket). */
 export async function systemBusReachable(address?: string, opts: { timeoutMs?: number } = {}): Promise<boolean> {
-  const target = address ?? (process.env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS_ADDRESS);
+  const target = resolveBusAddress(address);
   try {
     const bus = await connectBus(target, { requireUnixFd: false, timeoutMs: opts.timeoutMs ?? 2000 });
     safeDisconnect(bus);

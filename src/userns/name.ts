@@ -1,4 +1,5 @@
 import { InvalidArgument } from '../errors';
+import { BLOCK_SIZE } from './block';
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -11,8 +12,8 @@ export function validateNamespaceName(name: string, argument = 'name'): string {
 
 /** 0 means a whole block; anything above 65536 does not fit one block. */
 export function validateNamespaceSize(size: number, argument = 'size'): number {
-  if (!Number.isInteger(size) || size < 0 || size > 65536) {
-    throw new InvalidArgument(argument, `must be 1..65536 (0 means 65536), got ${size}`);
+  if (!Number.isInteger(size) || size < 0 || size > BLOCK_SIZE) {
+    throw new InvalidArgument(argument, `must be 1..${BLOCK_SIZE} (0 means ${BLOCK_SIZE}), got ${size}`);
   }
-  return size === 0 ? 65536 : size;
+  return size === 0 ? BLOCK_SIZE : size;
 }

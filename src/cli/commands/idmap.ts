@@ -5,6 +5,7 @@ import { toJson } from '../command';
 import { UsageError } from '../errors';
 import { makeParents, openDirectory, openDirectoryPath, removeMadeDirectories } from '../paths';
 import { openUserNamespaceByName } from '../user-namespace-lookup';
+import { FOREIGN_UID_BASE } from '../../idmap/foreign-range';
 import type { IdmapMode } from '../../client/types';
 import type { OwnedFd } from '../../client/owned-fd';
 
@@ -31,7 +32,7 @@ it, e.g. a running "nsmountctl run"), and the default mode is auto.
 Options:
   --attach TARGET   directory to attach at (required)
   --mode MODE       owner: DIR's owner appears as you (or as root of NAME);
-                    foreign: foreign-owned ids ${2147352576}+N appear as N
+                    foreign: foreign-owned ids ${FOREIGN_UID_BASE}+N appear as N
                       of NAME (needs --userns);
                     identity: ids as on disk;
                     auto: foreign for a foreign-owned DIR, owner for yours

@@ -4,6 +4,7 @@ import type { Command } from '../command';
 import { octalMode, toJson } from '../command';
 import { UsageError } from '../errors';
 import { makeParents, openDirectory, splitParent } from '../paths';
+import { FOREIGN_UID_BASE } from '../../idmap/foreign-range';
 
 function parseMode(text: string | undefined, command: string): number | undefined {
   if (text === undefined) return undefined;
@@ -16,7 +17,7 @@ export const mkdir: Command = {
   summary: 'create a directory owned by the foreign range',
   help: `Usage: nsmountctl mkdir [--mode MODE] PARENT/NAME
 
-Creates NAME in PARENT, owned by the foreign range's root (uid ${2147352576}):
+Creates NAME in PARENT, owned by the foreign range's root (uid ${FOREIGN_UID_BASE}):
 nobody's files on the host, root's files inside any user namespace it is
 idmapped into ("nsmountctl run --rootfs", "import-tar"). Missing parents
 are created first, like "mkdir -p", owned by you; the last one must be yours.

@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { toJson } from '../command';
 import { formatTable } from '../table';
+import { BLOCK_SIZE } from '../../userns/block';
 
 function created(usec: bigint): string {
   return new Date(Number(usec / 1000n)).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -24,7 +25,7 @@ for you.
     const [props, namespaces, mounts] = await Promise.all([client.properties(), client.listUserNamespaces(), client.listMounts()]);
     const uid = process.getuid?.() ?? -1;
     // The daemon always reserves whole 64K blocks, whatever size was asked for.
-    const reservedIds = namespaces.length * 65536;
+    const reservedIds = namespaces.length * BLOCK_SIZE;
     const report = {
       address: ctx.address,
       version: props.version,
