@@ -2,10 +2,11 @@
 // dispatcher runs the steps in this order for every call:
 // caller → parse → checkFds → chooseAction → authorize → act → reply.
 import type { Caller } from './caller';
+import type { ActionId } from '../polkit/actions';
 
 export interface ActionChoice {
-  /** polkit action id, e.g. "org.nsmount.allocate-user-namespace". */
-  action: string;
+  /** One of the ids in src/polkit/actions.ts. */
+  action: ActionId;
   /** Details shown by polkit agents and visible to rules. */
   details: Record<string, string>;
 }

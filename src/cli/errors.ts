@@ -21,6 +21,7 @@ import {
   RangeExhausted,
   ServiceUnavailable,
 } from '../client/errors';
+import { ACTIONS, type ActionId } from '../polkit/actions';
 
 /** Bad command line: exit status 2, like most tools. */
 export class UsageError extends Error {
@@ -51,21 +52,21 @@ export interface DescribedError {
   hint?: string;
 }
 
-const ACTION_PHRASES: Record<string, string> = {
-  'org.nsmount.allocate-user-namespace': 'allocate user namespaces',
-  'org.nsmount.make-directory': 'create foreign-owned directories',
-  'org.nsmount.idmap-directory': 'idmap directories',
-  'org.nsmount.idmap-directory-untrusted': 'idmap directories it cannot vouch for',
-  'org.nsmount.unmount-others': "unmount other users' mounts",
-  'org.nsmount.mount-image': 'mount images',
-  'org.nsmount.mount-image-untrusted': 'mount untrusted images',
+const ACTION_PHRASES: Record<ActionId, string> = {
+  [ACTIONS.allocateUserNamespace]: 'allocate user namespaces',
+  [ACTIONS.makeDirectory]: 'create foreign-owned directories',
+  [ACTIONS.idmapDirectory]: 'idmap directories',
+  [ACTIONS.idmapDirectoryUntrusted]: 'idmap directories it cannot vouch for',
+  [ACTIONS.unmountOthers]: "unmount other users' mounts",
+  [ACTIONS.mountImage]: 'mount images',
+  [ACTIONS.mountImageUntrusted]: 'mount untrusted images',
 };
 
 // Why the daemon needs the stronger action, in the user's terms.
-const ACTION_REASONS: Record<string, string> = {
-  'org.nsmount.mount-image-untrusted':
+const ACTION_REASONS: Partial<Record<ActionId, string>> = {
+  [ACTIONS.mountImageUntrusted]:
     'the image is untrusted: only a root-owned image, not writable by others, in one of the image directories of nsmountd.conf is trusted, and --options always needs this action',
-  'org.nsmount.idmap-directory-untrusted':
+  [ACTIONS.idmapDirectoryUntrusted]:
     'the directory is neither yours nor a foreign-owned one below a directory of yours',
 };
 
@@ -107,8 +108,8 @@ function inUserTerms(message: string, ctx: ErrorContext): string {
 function describeDBusError(err: NsMountDBusError, ctx: ErrorContext): DescribedError {
   const error = err.dbusName;
   const action = actionOf(err.message);
-  const phrase = action ? (ACTION_PHRASES[action] ?? `use ${action}`) : 'do this';
-  const reason = action ? ACTION_REASONS[action] : undefined;
+  const phrase = action ? (ACTION_PHRASES[action as ActionId] ?? `use ${action}`) : 'do this';
+  const reason = action ? ACTION_REASONS[action as ActionId] : undefined;
   const message = inUserTerms(err.message, ctx);
   if (err instanceof InteractiveAuthorizationRequired) {
     return {

@@ -3,8 +3,7 @@ import { parseOptions } from '../bus/options';
 import { validateNamespaceName, validateNamespaceSize } from '../userns/name';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { InvalidArgument } from '../errors';
-
-export const ALLOCATE_USER_NAMESPACE_ACTION = 'org.nsmount.allocate-user-namespace';
+import { ACTIONS } from '../polkit/actions';
 
 const OPTIONS = {} as const;
 
@@ -25,7 +24,7 @@ export function allocateUserNamespace(deps: { allocator: UserNamespaceAllocator 
     },
     chooseAction(params) {
       return {
-        action: ALLOCATE_USER_NAMESPACE_ACTION,
+        action: ACTIONS.allocateUserNamespace,
         details: { name: params.name, size: String(params.size) },
       };
     },

@@ -17,9 +17,7 @@ import type { Attachments } from '../mounts/attachments';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument, renameArgument } from './argument-errors';
 import { checkTargetNamespace, type TargetNamespace } from '../idmap/target-namespace';
-
-export const IDMAP_DIRECTORY_ACTION = 'org.nsmount.idmap-directory';
-export const IDMAP_DIRECTORY_UNTRUSTED_ACTION = 'org.nsmount.idmap-directory-untrusted';
+import { ACTIONS } from '../polkit/actions';
 
 const OPTIONS = { UserNamespace: 'h', Mode: 's', ReadOnly: 'b', Recursive: 'b', AttachTo: 'h' } as const;
 const MODES: readonly IdmapMode[] = ['foreign', 'owner', 'identity', 'auto'];
@@ -94,7 +92,7 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
     },
     chooseAction(params, _ctx, checked) {
       return {
-        action: checked.trust.trusted ? IDMAP_DIRECTORY_ACTION : IDMAP_DIRECTORY_UNTRUSTED_ACTION,
+        action: checked.trust.trusted ? ACTIONS.idmapDirectory : ACTIONS.idmapDirectoryUntrusted,
         details: {
           directory: checked.directoryPath,
           mode: checked.resolvedMode,

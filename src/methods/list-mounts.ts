@@ -2,7 +2,7 @@ import type { MethodDefinition } from '../bus/method';
 import { parseOptions } from '../bus/options';
 import type { Logger } from '../log';
 import type { Attachments } from '../mounts/attachments';
-import { IDMAP_DIRECTORY_ACTION } from './idmap-directory';
+import { ACTIONS } from '../polkit/actions';
 
 export function listMounts(deps: { attachments: Attachments; log: Logger }): MethodDefinition<Record<string, never>> {
   return {
@@ -15,7 +15,7 @@ export function listMounts(deps: { attachments: Attachments; log: Logger }): Met
     },
     // Seeing one's own attachments needs no more than the right to make them.
     chooseAction() {
-      return { action: IDMAP_DIRECTORY_ACTION, details: {} };
+      return { action: ACTIONS.idmapDirectory, details: {} };
     },
     act(_params, { caller }) {
       // Attachments unmounted behind the daemon's back are not listed.

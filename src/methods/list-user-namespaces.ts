@@ -1,8 +1,7 @@
 import type { MethodDefinition } from '../bus/method';
 import { parseOptions } from '../bus/options';
 import type { UserNamespaceAllocator } from '../userns/allocator';
-
-export const LIST_ACTION = 'org.nsmount.allocate-user-namespace';
+import { ACTIONS } from '../polkit/actions';
 
 export function listUserNamespaces(deps: { allocator: UserNamespaceAllocator }): MethodDefinition<Record<string, never>> {
   return {
@@ -15,7 +14,7 @@ export function listUserNamespaces(deps: { allocator: UserNamespaceAllocator }):
     },
     // Listing one's own namespaces needs no more than the right to make them.
     chooseAction() {
-      return { action: LIST_ACTION, details: {} };
+      return { action: ACTIONS.allocateUserNamespace, details: {} };
     },
     act(_params, { caller }) {
       const records = deps.allocator.list(caller.uid === 0 ? {} : { ownerUid: caller.uid });

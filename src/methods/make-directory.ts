@@ -7,8 +7,7 @@ import { validateComponentName } from '../idmap/component-name';
 import { requireDirectory } from '../idmap/file-kind';
 import { DEFAULT_DIRECTORY_MODE, makeForeignDirectory } from '../idmap/make-directory';
 import { directoryPath } from '../polkit/fd-path';
-
-export const MAKE_DIRECTORY_ACTION = 'org.nsmount.make-directory';
+import { ACTIONS } from '../polkit/actions';
 
 const OPTIONS = { Mode: 'u' } as const;
 
@@ -41,7 +40,7 @@ export function makeDirectory(): MethodDefinition<Params> {
     },
     chooseAction(params) {
       return {
-        action: MAKE_DIRECTORY_ACTION,
+        action: ACTIONS.makeDirectory,
         details: {
           parent: directoryPath(params.parentFd),
           name: params.name,

@@ -14,9 +14,7 @@ import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
 import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
 import { checkTargetNamespace } from '../idmap/target-namespace';
-
-export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
-export const MOUNT_IMAGE_UNTRUSTED_ACTION = 'org.nsmount.mount-image-untrusted';
+import { ACTIONS } from '../polkit/actions';
 
 const OPTIONS = { ReadOnly: 'b', UserNamespace: 'h', Partitions: 'as', AttachTo: 'h', MountOptions: 's', Mode: 's' } as const;
 const MODES = ['identity', 'owner'] as const;
@@ -72,7 +70,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
       // cheap action, whoever vouched for the image.
       const trusted = plan.trust.trusted && params.mountOptions === undefined;
       return {
-        action: trusted ? MOUNT_IMAGE_ACTION : MOUNT_IMAGE_UNTRUSTED_ACTION,
+        action: trusted ? ACTIONS.mountImage : ACTIONS.mountImageUntrusted,
         details: polkitDetails(params, plan),
       };
     },

@@ -9,10 +9,7 @@ import { fstatArgument } from '../idmap/file-kind';
 import { detachAttachedMount } from '../mounts/attach';
 import { isMountRoot, mountIdOf } from '../native/mount-api';
 import type { Attachments } from '../mounts/attachments';
-import { IDMAP_DIRECTORY_ACTION } from './idmap-directory';
-
-export const UNMOUNT_OTHERS_ACTION = 'org.nsmount.unmount-others';
-export const MOUNT_IMAGE_ACTION = 'org.nsmount.mount-image';
+import { ACTIONS, type ActionId } from '../polkit/actions';
 
 interface Params {
   mountPointFd: number;
@@ -28,8 +25,8 @@ interface Found {
  * Undoing one's own attachment needs no more than the right that made it:
  * the action of the method that attached it.
  */
-export function ownUnmountAction(kind: string): string {
-  return kind.startsWith('image:') ? MOUNT_IMAGE_ACTION : IDMAP_DIRECTORY_ACTION;
+function ownUnmountAction(kind: string): ActionId {
+  return kind.startsWith('image:') ? ACTIONS.mountImage : ACTIONS.idmapDirectory;
 }
 
 export function unmount(deps: { attachments: Attachments }): MethodDefinition<Params, Found> {
@@ -53,7 +50,7 @@ export function unmount(deps: { attachments: Attachments }): MethodDefinition<Pa
     },
     chooseAction(_params, { caller }, { record }) {
       return {
-        action: record.ownerUid === caller.uid ? ownUnmountAction(record.kind) : UNMOUNT_OTHERS_ACTION,
+        action: record.ownerUid === caller.uid ? ownUnmountAction(record.kind) : ACTIONS.unmountOthers,
         details: { mount_point: record.target, owner_uid: String(record.ownerUid), kind: record.kind, source: record.source },
       };
     },

@@ -10,20 +10,21 @@ import {
   NotAuthorizedDismissed,
   type NsMountError,
 } from '../errors';
+import { ACTIONS, type ActionId } from './actions';
 
 /** What each action lets a person do, phrased to follow "to". */
-const ACTION_PHRASES: Record<string, string> = {
-  'org.nsmount.allocate-user-namespace': 'get a user namespace',
-  'org.nsmount.make-directory': 'create a directory for container files',
-  'org.nsmount.idmap-directory': 'mount this directory',
-  'org.nsmount.idmap-directory-untrusted': 'mount a directory whose files belong to someone else',
-  'org.nsmount.unmount-others': "unmount another user's mount",
-  'org.nsmount.mount-image': 'mount this disk image',
-  'org.nsmount.mount-image-untrusted': 'mount this disk image',
+const ACTION_PHRASES: Record<ActionId, string> = {
+  [ACTIONS.allocateUserNamespace]: 'get a user namespace',
+  [ACTIONS.makeDirectory]: 'create a directory for container files',
+  [ACTIONS.idmapDirectory]: 'mount this directory',
+  [ACTIONS.idmapDirectoryUntrusted]: 'mount a directory whose files belong to someone else',
+  [ACTIONS.unmountOthers]: "unmount another user's mount",
+  [ACTIONS.mountImage]: 'mount this disk image',
+  [ACTIONS.mountImageUntrusted]: 'mount this disk image',
 };
 
 function actionPhrase(action: string): string {
-  return ACTION_PHRASES[action] ?? 'do this';
+  return ACTION_PHRASES[action as ActionId] ?? 'do this';
 }
 
 /** The error for a result other than "authorized". */
