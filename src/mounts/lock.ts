@@ -54,7 +54,7 @@ export function lockMountFlags(mountFd: number, options: LockOptions): number {
 }
 
 /**
- * The lock child answers before it tears its namespaces down; reap it
+ * The lock child answers before it unmounts its staging copy; reap it
  * once it is done, rather than at the next call, so no zombie lingers.
  */
 function scheduleReap(): void {

@@ -3,9 +3,9 @@
 import { libnsmount } from './library';
 import { SystemError } from '../errors';
 
-const nsm_lock_staging_new = libnsmount.func('int nsm_lock_staging_new(_Out_ int *userns_fd, _Out_ int *failed_step)');
+const nsm_lock_staging_new = libnsmount.func('int nsm_lock_staging_new(_Out_ int *lock_fd, _Out_ int *failed_step)');
 const nsm_lock_mount = libnsmount.func(
-  'int nsm_lock_mount(int mount_fd, int staging_fd, int lock_userns_fd, int recursive, _Out_ int *failed_step)',
+  'int nsm_lock_mount(int mount_fd, int staging_fd, int lock_fd, int recursive, _Out_ int *failed_step)',
 );
 
 // Indexed by enum nsm_lock_step in native/mount_lock.c.
@@ -15,15 +15,17 @@ const STEP_NAMES = [
   'make the staging namespace private',
   'make the staging tmpfs',
   'pivot into the staging tmpfs',
+  'share the staging root',
   'make the lock user namespace',
+  'make the lock mount namespace',
   'enter the staging mount namespace',
   'attach the mount for locking',
-  'enter the lock user namespace',
-  'copy the staging namespace',
-  'open_tree(OPEN_TREE_CLONE) in the locked copy',
+  'enter the lock mount namespace',
+  'open_tree(OPEN_TREE_CLONE) of the locked copy',
+  'make the locked clone private',
 ] as const;
 
-export const LOCK_STEP_CLONE = STEP_NAMES.length - 1;
+export const LOCK_STEP_CLONE = STEP_NAMES.indexOf('open_tree(OPEN_TREE_CLONE) of the locked copy');
 
 /** A lock step failed; `step` indexes what it was doing. */
 export class MountLockError extends SystemError {
@@ -36,18 +38,22 @@ export class MountLockError extends SystemError {
 }
 
 export interface LockStaging {
-  /** The staging mount namespace: one tmpfs with an empty directory. */
+  /** The staging mount namespace: a shared tmpfs root with an empty directory per lock child. */
   stagingFd: number;
-  /** A user namespace owned by root with no ids mapped; copies made in it are locked. */
-  lockUserNamespaceFd: number;
+  /**
+   * A mount namespace owned by a user namespace with no ids mapped, whose
+   * root is a slave of the staging root: what is attached there arrives
+   * here with its flags locked.
+   */
+  lockNamespaceFd: number;
 }
 
 export function createLockStaging(): LockStaging {
-  const userns: [unknown] = [-1];
+  const lock: [unknown] = [-1];
   const step: [unknown] = [0];
-  const fd = nsm_lock_staging_new(userns, step);
+  const fd = nsm_lock_staging_new(lock, step);
   if (fd < 0) throw new MountLockError(-fd, Number(step[0]));
-  return { stagingFd: fd, lockUserNamespaceFd: Number(userns[0]) };
+  return { stagingFd: fd, lockNamespaceFd: Number(lock[0]) };
 }
 
 /**
@@ -56,14 +62,14 @@ export function createLockStaging(): LockStaging {
  */
 export function lockedClone(mountFd: number, staging: LockStaging, options: { recursive: boolean }): number {
   const step: [unknown] = [0];
-  const fd = nsm_lock_mount(mountFd, staging.stagingFd, staging.lockUserNamespaceFd, options.recursive ? 1 : 0, step);
+  const fd = nsm_lock_mount(mountFd, staging.stagingFd, staging.lockNamespaceFd, options.recursive ? 1 : 0, step);
   if (fd < 0) throw new MountLockError(-fd, Number(step[0]));
   return fd;
 }
 
 const nsm_lock_reap = libnsmount.func('int nsm_lock_reap(void)');
 
-/** Reaps lock children that have finished tearing down; returns how many are still busy. */
+/** Reaps lock children that have finished unmounting; returns how many are still busy. */
 export function reapLockChildren(): number {
   return nsm_lock_reap();
 }

@@ -6,7 +6,7 @@ import test from 'ava';
 import { rootSerial, rootSkipReason } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { InvalidArgument } from '../../src/errors';
 import { closeQuietly } from '../../src/native/fd';
 import { moveMountTo, openTreeClone, setMountAttributes } from '../../src/native/mount-api';
@@ -125,6 +125,47 @@ rootTest('locking leaks no fd, leaves no mount in our namespace and no child onc
   // Children answer first and tear their namespaces down afterwards.
   for (let i = 0; i < 200 && reapLockChildren() > 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.is(reapLockChildren(), 0);
+});
+
+/** Our mount namespace fds other than our own namespace: the staging and lock namespaces. */
+function heldMountNamespaces(): number[] {
+  const ours = fs.readlinkSync('/proc/self/ns/mnt');
+  return fs
+    .readdirSync('/proc/self/fd')
+    .map(Number)
+    .filter((fd) => {
+      try {
+        const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith('mnt:') && target !== ours;
+      } catch {
+        return false;
+      }
+    });
+}
+
+// Enters the namespace on fd 3 and names the entries of its root that have
+// something mounted on them (another filesystem than the root's).
+const MOUNTED_IN_NAMESPACE = `
+import ctypes, json, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.setns(3, 0x00020000) != 0:
+    sys.exit('setns: ' + os.strerror(ctypes.get_errno()))
+root = os.stat('/').st_dev
+print(json.dumps(sorted(n for n in os.listdir('/') if os.stat('/' + n).st_dev != root)))
+`;
+function mountedIn(namespaceFd: number): string[] {
+  const r = spawnSync(PYTHON, ['-c', MOUNTED_IN_NAMESPACE], { stdio: ['ignore', 'pipe', 'pipe', namespaceFd], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`checking a namespace: ${r.stderr}`);
+  return JSON.parse(r.stdout) as string[];
+}
+
+rootTest('once its children are reaped, nothing stays attached in the staging or lock namespace, failed calls included', async (t) => {
+  for (let i = 0; i < 10; i++) closeQuietly(lockMountFlags(prepared(true), { recursive: true }));
+  t.throws(() => lockMountFlags(prepared(true), { recursive: false }), { instanceOf: InvalidArgument });
+  for (let i = 0; i < 200 && reapLockChildren() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const namespaces = heldMountNamespaces();
+  t.is(namespaces.length, 2, 'the staging and the lock namespace');
+  for (const fd of namespaces) t.deepEqual(mountedIn(fd), [], `mount namespace on fd ${fd}`);
 });
 
 rootTest('a locked clone can be attached by root, and its flags hold there too', async (t) => {
