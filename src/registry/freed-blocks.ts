@@ -4,7 +4,6 @@
 // would make every call pay for the whole history. Blocks are appended in
 // the order they are freed, so insertion order is least-recently-freed
 // order.
-import fs from 'node:fs';
 
 /**
  * Who last held a freed block: a uid; 'none' for a block the pool skipped
@@ -110,14 +109,4 @@ export function parseFreedLog(text: string, into: FreedBlocks): number {
     lines++;
   }
   return lines;
-}
-
-export function appendDurably(file: string, text: string): void {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }

@@ -24,7 +24,8 @@ import {
   type Scalars,
   type NamespaceRecord,
 } from './state';
-import { FreedBlocks, parseFreedLog, appendDurably, formatFreedLine } from './freed-blocks';
+import { FreedBlocks, parseFreedLog, formatFreedLine } from './freed-blocks';
+import { appendDurably, replaceFile, writeAll } from './durable-file';
 import { JOURNAL_FILE, entryLine, headerLine, parseJournal, type JournalEntry } from './journal';
 import type { Table, TableOp } from './table';
 import { RegistryLock, type WaitOptions } from './lock';
@@ -83,34 +84,6 @@ function readFrom(file: string, from: number, to: number): string {
     return buffer.subarray(0, n).toString('utf8');
   } finally {
     fs.closeSync(fd);
-  }
-}
-
-/** Writes all of `text` at `position` (a full file system may take part of it first); returns the bytes written. */
-function writeAll(fd: number, text: string, position: number | null = null): number {
-  const buffer = Buffer.from(text);
-  let done = 0;
-  while (done < buffer.length) {
-    done += fs.writeSync(fd, buffer, done, buffer.length - done, position === null ? null : position + done);
-  }
-  return done;
-}
-
-/** write, fsync, rename: the file is the old one or the new one, never half of either. */
-function replaceFile(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    try {
-      writeAll(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
   }
 }
 
