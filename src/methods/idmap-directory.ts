@@ -5,7 +5,6 @@
 import type { MethodDefinition } from '../bus/method';
 import { parseOptions } from '../bus/options';
 import { InvalidArgument, NotOwner } from '../errors';
-import { closeQuietly } from '../native/fd';
 import { checkAttachTarget } from '../mounts/attach';
 import { requireDirectory } from '../idmap/file-kind';
 import { isForeignId } from '../idmap/foreign-range';
@@ -14,6 +13,7 @@ import { classifyIdmapRequest, type TrustDecision } from '../idmap/trust';
 import { directoryPath } from '../polkit/fd-path';
 import type { MountRecord } from '../registry/state';
 import type { Attachments } from '../mounts/attachments';
+import { releaseDetachedMounts } from '../mounts/release';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument, renameArgument } from './argument-errors';
 import { checkTargetNamespace, type TargetNamespace } from '../idmap/target-namespace';
@@ -142,7 +142,7 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
           });
         }
       } catch (err) {
-        closeQuietly(mountFd);
+        releaseDetachedMounts([mountFd]);
         throw err;
       }
       const record = attached;

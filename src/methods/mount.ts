@@ -7,9 +7,9 @@ import type { Config } from '../config';
 import { InvalidArgument } from '../errors';
 import { parseMountOptions } from '../image/filesystems';
 import { mountImage, type MountedPartition } from '../image/mount-image';
-import { closeQuietly } from '../native/fd';
 import type { Attachments } from '../mounts/attachments';
 import { needsLockedFlags } from '../mounts/lock';
+import { releaseDetachedMounts } from '../mounts/release';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
 import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
@@ -106,7 +106,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
           undo = () => deps.attachments.withdraw(record, entry.mountFd);
         }
       } catch (err) {
-        for (const m of mounted) closeQuietly(m.mountFd);
+        releaseDetachedMounts(mounted.map((m) => m.mountFd));
         throw err;
       }
       return { ...reply(mounted), undo };

@@ -1,24 +1,13 @@
-// Unmount: detaches a mount nsmountd attached. The mount is named by an fd
-// of its root, never by a path, and found in the registry by its unique
-// mount id, so nothing nsmountd did not attach can be unmounted through it.
+// Unmount: detaches a mount nsmountd attached, named by an fd of its root
+// (see mounts/attached-mount.ts).
 import type { MethodDefinition } from '../bus/method';
 import { parseOptions } from '../bus/options';
-import { NotFound } from '../errors';
-import type { MountRecord } from '../registry/state';
-import { fstatArgument } from '../idmap/file-kind';
-import { detachAttachedMount } from '../mounts/attach';
-import { isMountRoot, mountIdOf } from '../native/mount-api';
+import { findAttachedMount, unmountAttached, type AttachedMount } from '../mounts/attached-mount';
 import type { Attachments } from '../mounts/attachments';
 import { ACTIONS, type ActionId } from '../polkit/actions';
 
 interface Params {
   mountPointFd: number;
-}
-
-/** The attachment the passed mount point is the root of. */
-interface Found {
-  record: MountRecord;
-  mountId: bigint;
 }
 
 /**
@@ -29,7 +18,7 @@ function ownUnmountAction(kind: string): ActionId {
   return kind.startsWith('image:') ? ACTIONS.mountImage : ACTIONS.idmapDirectory;
 }
 
-export function unmount(deps: { attachments: Attachments }): MethodDefinition<Params, Found> {
+export function unmount(deps: { attachments: Attachments }): MethodDefinition<Params, AttachedMount> {
   return {
     name: 'Unmount',
     inSignature: 'ha{sv}',
@@ -39,14 +28,7 @@ export function unmount(deps: { attachments: Attachments }): MethodDefinition<Pa
       return { mountPointFd: mountPoint as number };
     },
     checkFds(params) {
-      fstatArgument(params.mountPointFd, 'mount_point');
-      const mountId = mountIdOf(params.mountPointFd);
-      const record = deps.attachments.find(mountId);
-      if (!record) throw new NotFound('mount_point: nsmountd did not attach anything there, so there is nothing to unmount');
-      if (!isMountRoot(params.mountPointFd)) {
-        throw new NotFound(`mount_point: the fd is inside the mount at ${record.target}, not at its root; pass the mount point itself`);
-      }
-      return { record, mountId };
+      return findAttachedMount(params.mountPointFd, deps.attachments, 'mount_point');
     },
     chooseAction(_params, { caller }, { record }) {
       return {
@@ -54,9 +36,8 @@ export function unmount(deps: { attachments: Attachments }): MethodDefinition<Pa
         details: { mount_point: record.target, owner_uid: String(record.ownerUid), kind: record.kind, source: record.source },
       };
     },
-    act(params, _ctx, { mountId }) {
-      detachAttachedMount({ targetFd: params.mountPointFd, expectedMountId: mountId });
-      deps.attachments.remove(mountId);
+    act(params, _ctx, found) {
+      unmountAttached(params.mountPointFd, found, deps.attachments);
       return { signature: '', body: [] };
     },
   };
