@@ -1,6 +1,6 @@
 // A file descriptor the daemon handed over: ours alone, so it must be
 // closed exactly once, including when the caller forgets (`using`).
-import { closeQuietly } from '../native/fd';
+import fs from 'node:fs';
 
 export class OwnedFd {
   #fd: number;
@@ -29,8 +29,14 @@ export class OwnedFd {
 
   close(): void {
     if (this.#fd < 0) return;
-    closeQuietly(this.#fd);
+    const fd = this.#fd;
     this.#fd = -1;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // close(2) frees the number even when it reports an error (EINTR, EIO),
+      // so there is nothing to retry and nothing the caller could do.
+    }
   }
 
   [Symbol.dispose](): void {
