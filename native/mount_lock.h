@@ -8,7 +8,6 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
-#include <linux/mount.h>
 #include "new_syscalls.h"
 #include "raw_syscall.h"
 
