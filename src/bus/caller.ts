@@ -21,6 +21,8 @@ type CredentialsLookup = (uid: number) => number | undefined;
  */
 export class CallerDirectory {
   private readonly cache = new Map<string, Caller>();
+  /** Lookups waiting for the bus: concurrent calls of one new sender ask it once. */
+  private readonly pending = new Map<string, Promise<Caller>>();
   private readonly vanished = new Set<string>();
 
   constructor(
@@ -78,6 +80,17 @@ export class CallerDirectory {
     const cached = this.cache.get(sender);
     if (cached) return cached;
     if (this.vanished.has(sender)) throw new NotAuthorized('The app left the bus before nsmountd could answer, so nothing was done.');
+    let asking = this.pending.get(sender);
+    if (!asking) {
+      asking = this.askBus(sender);
+      this.pending.set(sender, asking);
+      const forget = () => this.pending.delete(sender);
+      asking.then(forget, forget);
+    }
+    return asking;
+  }
+
+  private async askBus(sender: string): Promise<Caller> {
     let credentials: Record<string, { value: unknown }>;
     try {
       const [reply] = await callBus(this.bus, {
@@ -98,6 +111,8 @@ export class CallerDirectory {
       (this.opts.primaryGroup ?? primaryGroupOf)(uid) ??
       (Array.isArray(groups) && typeof groups[0] === 'number' ? groups[0] : uid);
     const caller: Caller = { sender, uid, gid, pid: typeof pid === 'number' ? pid : undefined };
+    // A name gone meanwhile never comes back: caching it would only hold memory.
+    if (this.vanished.has(sender)) return caller;
     if (this.cache.size >= (this.opts.maxEntries ?? 10000)) this.cache.clear();
     this.cache.set(sender, caller);
     return caller;
