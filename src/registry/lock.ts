@@ -23,6 +23,8 @@ export class RegistryLock {
   private readonly fd: number;
   /** True while a step runs with the lock taken for it: registry accesses inside it need no flock of their own. */
   private held = false;
+  /** Counts the steps that took the lock (see currentStep). */
+  private steps = 0;
 
   constructor(private readonly file: string) {
     // libuv opens with O_CLOEXEC.
@@ -31,6 +33,15 @@ export class RegistryLock {
 
   close(): void {
     fs.closeSync(this.fd);
+  }
+
+  /**
+   * Which step of whenFree holds the lock now, or undefined outside one:
+   * what was read from disk during a step stays true until it ends,
+   * since nobody else can write meanwhile.
+   */
+  get currentStep(): number | undefined {
+    return this.held ? this.steps : undefined;
   }
 
   /** Runs `fn` under the lock; throws RegistryBusy at once if another process holds it. */
@@ -59,6 +70,7 @@ export class RegistryLock {
         await sleep(delay);
       }
     }
+    this.steps++;
     this.held = true;
     try {
       return step();

@@ -58,13 +58,10 @@ function errnoOf(err: unknown): number {
   return code ?? (typeof e.errno === 'number' ? Math.abs(e.errno) : 5);
 }
 
+// Runs on every registry read, and the snapshot and freed log are often
+// missing: an ENOENT exception (stack trace included) cost more than the stat.
 function statOrNull(file: string): fs.BigIntStats | null {
-  try {
-    return fs.statSync(file, { bigint: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  return fs.statSync(file, { bigint: true, throwIfNoEntry: false }) ?? null;
 }
 
 function sameSignature(a: FileSignature | null, b: fs.BigIntStats | null): boolean {
@@ -114,6 +111,8 @@ export class RegistryStore {
   private freed = new FreedBlocks();
   /** What of freed.log is in `freed`: its inode and how many bytes were read. */
   private freedRead: { ino: bigint; bytes: number; lines: number } | null = null;
+  /** The lock step (RegistryLock.currentStep) in which refresh() last read the files. */
+  private freshInStep: number | undefined;
 
   constructor(readonly stateDir: string) {
     this.file = path.join(stateDir, REGISTRY_FILE);
@@ -184,6 +183,7 @@ export class RegistryStore {
         this.maybeCompact();
         return result;
       } catch (err) {
+        this.freshInStep = undefined;
         for (const table of tablesOf(this.state)) table.rollback();
         Object.assign(this.state, scalarsBefore);
         this.freed.dropPending();
@@ -209,10 +209,17 @@ export class RegistryStore {
     return this.lock.run(fn);
   }
 
-  /** Re-reads only what another writer changed. */
+  /**
+   * Re-reads only what another writer changed, and only once per step
+   * holding the lock: a call reads the registry several times (ListMounts
+   * checks its records, then lists them), and each check costs 3 stats.
+   */
   private refresh(): void {
+    const step = this.lock?.currentStep;
+    if (step !== undefined && step === this.freshInStep) return;
     this.refreshRegistry();
     this.refreshFreed();
+    this.freshInStep = step;
   }
 
   private refreshRegistry(): void {
