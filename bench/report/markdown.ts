@@ -24,6 +24,10 @@ export function renderMarkdown(report: ReportData, chartFile: string): string {
     '',
     '## Peer.Ping: nsmountd against a bare dbus-next server, same run',
     '',
+    'Each server is warmed up on the timed connection (as many calls as are timed, at most 1000), the two alternate over two rounds, and each row shows its lowest round ' +
+      `(nsmountd: ${(report.pings.nsmountd.rounds ?? []).join(', ')}; bare: ${(report.pings.bareDbusNext.rounds ?? []).join(', ')} ms/call). ` +
+      'Methods are timed after a warm-up of at most 200 calls.',
+    '',
     '| server | p50 ms | p99 ms | server CPU ms/call |',
     '|---|---:|---:|---:|',
     `| nsmountd | ${ms(report.pings.nsmountd.stats.p50)} | ${ms(report.pings.nsmountd.stats.p99)} | ${report.pings.nsmountd.cpuMsPerCall.toFixed(3)} |`,

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runBusLatencyClient, runMultiCall, startBareServer, cpuMs } from '../run-client';
+import { runBusLatencyClient, runMultiCall } from '../run-client';
+import { measurePings } from './pings';
 import { summarize, type LatencyStats } from '../stats';
 import { benchTree } from '../idmap-directory';
 import { measureFloors } from './floors';
@@ -17,6 +18,16 @@ import { alice } from '../../test/helpers/users';
 import type { MethodReport, ReportData, ReportTarget, Throughput } from './types';
 
 export const CONCURRENCY = [1, 4, 16] as const;
+
+/**
+ * A long-running daemon's cost is what it spends once V8 has compiled its
+ * hot paths; the first few hundred calls of a method also pay for that.
+ */
+const PING_WARMUP = 1000;
+const PING_ROUNDS = 2;
+const METHOD_WARMUP = 200;
+/** A short run (the bench's own smoke test) warms up no longer than it measures. */
+const warmupFor = (most: number, calls: number) => Math.min(most, calls);
 
 const ACTIONS: Record<LoadMethod, string> = {
   AllocateUserNamespace: 'org.nsmount.allocate-user-namespace',
@@ -64,20 +75,9 @@ export async function measureReport(ctx: ReportContext, log: (line: string) => v
   const base = { parent: rootParent, image: ctx.trustedImage, warmup: 20 };
 
   const cpuCalls = ctx.cpuCalls;
-  const pingRun = await runMultiCall({ address: ctx.address, method: 'Ping', connections: 1, calls: cpuCalls, daemonPid: ctx.daemonPid });
-  const ping = summarize(pingRun.samples.Ping ?? []);
-  const bare = await startBareServer(ctx.address, BARE_SERVER_NAME);
-  let barePing;
-  try {
-    barePing = await runMultiCall({ address: ctx.address, method: 'Ping', connections: 1, calls: cpuCalls, daemonPid: bare.pid, destination: BARE_SERVER_NAME });
-  } finally {
-    await bare.stop();
-  }
-  const pings = {
-    nsmountd: { stats: ping, cpuMsPerCall: round(pingRun.daemonCpuMsPerCall, 4) },
-    bareDbusNext: { stats: summarize(barePing.samples.Ping ?? []), cpuMsPerCall: round(barePing.daemonCpuMsPerCall, 4) },
-  };
-  log(`ping p50 ${ping.p50} ms, daemon CPU ${pings.nsmountd.cpuMsPerCall} ms/call; bare dbus-next ${pings.bareDbusNext.cpuMsPerCall} ms/call`);
+  const pings = await measurePings({ address: ctx.address, daemonPid: ctx.daemonPid, calls: cpuCalls, warmup: warmupFor(PING_WARMUP, cpuCalls), rounds: PING_ROUNDS, bareName: BARE_SERVER_NAME });
+  const ping = pings.nsmountd.stats;
+  log(`ping p50 ${ping.p50} ms, daemon CPU ${pings.nsmountd.cpuMsPerCall} ms/call (rounds ${pings.nsmountd.rounds.join(', ')}); bare dbus-next ${pings.bareDbusNext.cpuMsPerCall} ms/call (rounds ${pings.bareDbusNext.rounds.join(', ')})`);
   const floors = await measureFloors({ iterations: n, foreignTree: benchTree(ctx), scratchDir: ctx.scratchDir, image: ctx.trustedImage, ping });
 
   const methods: MethodReport[] = [];
@@ -85,7 +85,7 @@ export async function measureReport(ctx: ReportContext, log: (line: string) => v
   for (const method of METHODS) {
     const action = ACTIONS[method];
     const polkit = summarize(await runBusLatencyClient({ user: alice, address: ctx.address, kind: 'check-authorization', action, iterations: n, tag: `pk-${method}` }));
-    const rootRun = await runMultiCall({ address: ctx.address, method, connections: 1, calls: cpuCalls, parent: rootParent, image: ctx.trustedImage, daemonPid: ctx.daemonPid });
+    const rootRun = await runMultiCall({ address: ctx.address, method, connections: 1, calls: cpuCalls, warmup: warmupFor(METHOD_WARMUP, cpuCalls), parent: rootParent, image: ctx.trustedImage, daemonPid: ctx.daemonPid });
     const root = summarize(rootRun.samples[method] ?? []);
     const unprivileged = summarize(
       await samplesOf(ctx.address, { ...base, user: alice, parent: aliceParent, methods: method, calls: n }, method),

@@ -46,7 +46,7 @@ export interface ReportData {
   /** Peer.Ping to nsmountd as root: the D-Bus round trip under every method. */
   ping: LatencyStats;
   /** Peer.Ping to nsmountd and to a bare dbus-next server in the same run, with each server's CPU per call. */
-  pings: Record<'nsmountd' | 'bareDbusNext', { stats: LatencyStats; cpuMsPerCall: number }>;
+  pings: Record<'nsmountd' | 'bareDbusNext', { stats: LatencyStats; cpuMsPerCall: number; rounds?: number[] }>;
   /** Set by the scale benchmark when it ran. */
   scale?: ScaleReport;
   methods: MethodReport[];
