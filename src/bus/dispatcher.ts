@@ -9,25 +9,20 @@ import { onUndeliveredMessage, takeMessageFds } from './connection';
 import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
 import { Introspection } from './introspection';
+import { BusError, takesNoArguments, unknownMethod, unknownObject } from './bus-error';
+import { logCall, errorReplyFor, type CallLog } from './call-log';
+import { CallsPerUid } from './calls-per-uid';
+import { INTROSPECTABLE, PEER, PROPERTIES, peerCall, propertiesCall, type PropertySource } from './standard-interfaces';
 import { OBJECT_PATH, MANAGER_INTERFACE, ALLOW_INTERACTIVE_AUTHORIZATION } from './names';
 import type { Authority } from '../polkit/authority';
-import { NsMountError, NotAuthorized, Unavailable, QuotaExceeded, SystemError } from '../errors';
+import { NotAuthorized, Unavailable } from '../errors';
 import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
 
 const NO_REPLY_EXPECTED = 0x1;
 const METHOD_CALL = 1;
 
-const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
-const PEER = 'org.freedesktop.DBus.Peer';
-const PROPERTIES = 'org.freedesktop.DBus.Properties';
-
 type Message = dbus.Message;
-
-export interface PropertySource {
-  /** All readable properties of the Manager interface, as variants. */
-  all(): Record<string, dbus.Variant>;
-}
 
 export interface DispatcherOptions {
   bus: MessageBus;
@@ -47,16 +42,9 @@ export interface DispatcherOptions {
   callsPerUid?: number;
 }
 
-class BusError extends Error {
-  constructor(readonly dbusName: string, message: string) {
-    super(message);
-  }
-}
-
 export class Dispatcher {
   private readonly methods = new Map<string, AnyMethodDefinition>();
-  /** Manager calls in flight per non-root caller uid, over all its connections. */
-  private readonly callsByUid = new Map<number, number>();
+  private readonly callsPerUid: CallsPerUid;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private closing = false;
@@ -65,6 +53,7 @@ export class Dispatcher {
 
   constructor(private readonly opts: DispatcherOptions) {
     for (const m of opts.methods) this.methods.set(m.name, m);
+    this.callsPerUid = new CallsPerUid(opts.callsPerUid);
   }
 
   attach(): void {
@@ -117,16 +106,16 @@ export class Dispatcher {
   private async route(msg: Message, fds: number[], started: bigint): Promise<void> {
     const path = msg.path ?? '';
     const iface = msg.interface;
-    if (iface === PEER) return this.peer(msg);
+    if (iface === PEER) return this.reply(msg, peerCall(msg, this.opts.machineId));
     if (iface === INTROSPECTABLE || (!iface && msg.member === 'Introspect')) {
       const xml = this.opts.introspection.forPath(path);
-      if (xml === undefined) throw new BusError('org.freedesktop.DBus.Error.UnknownObject', `no object at ${path}`);
+      if (xml === undefined) throw unknownObject(path);
       if (msg.member !== 'Introspect') throw unknownMethod(msg);
       takesNoArguments(msg);
       return this.reply(msg, { signature: 's', body: [xml] });
     }
-    if (path !== OBJECT_PATH) throw new BusError('org.freedesktop.DBus.Error.UnknownObject', `no object at ${path}`);
-    if (iface === PROPERTIES) return this.propertiesCall(msg);
+    if (path !== OBJECT_PATH) throw unknownObject(path);
+    if (iface === PROPERTIES) return this.reply(msg, propertiesCall(msg, this.opts.properties));
     if (iface && iface !== MANAGER_INTERFACE) {
       throw new BusError('org.freedesktop.DBus.Error.UnknownInterface', `no interface ${iface} at ${path}`);
     }
@@ -136,7 +125,7 @@ export class Dispatcher {
   }
 
   private async runMethod(method: AnyMethodDefinition, msg: Message, fds: number[], started: bigint): Promise<void> {
-    const log = { method: method.name, started } as { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string };
+    const log: CallLog = { method: method.name, started };
     let params: unknown;
     let parsed = false;
     let countedUid: number | undefined;
@@ -152,7 +141,7 @@ export class Dispatcher {
       log.uid = caller.uid;
       log.pid = caller.pid;
       if (caller.uid !== 0) {
-        this.countCall(caller.uid);
+        this.callsPerUid.enter(caller.uid);
         countedUid = caller.uid;
       }
       const ctx: CallContext = { caller, interactive: ((msg.flags ?? 0) & ALLOW_INTERACTIVE_AUTHORIZATION) !== 0 };
@@ -191,36 +180,16 @@ export class Dispatcher {
       this.replyError(msg, err, log);
     } finally {
       if (parsed) method.release?.(params);
-      if (countedUid !== undefined) this.uncountCall(countedUid);
+      if (countedUid !== undefined) this.callsPerUid.leave(countedUid);
     }
   }
 
-  /**
-   * A caller with many calls stuck in slow steps (a polkit dialog, a slow
-   * file system) holds their fds and polkit checks: bounded per uid, so it
-   * cannot take the daemon's fd table or polkitd for itself.
-   */
-  private countCall(uid: number): void {
-    const limit = this.opts.callsPerUid ?? Infinity;
-    const inFlight = this.callsByUid.get(uid) ?? 0;
-    if (inFlight >= limit) {
-      throw new QuotaExceeded(`You already have ${inFlight} requests in progress, the most nsmountd takes from one user at once. Try again when one has finished.`);
-    }
-    this.callsByUid.set(uid, inFlight + 1);
-  }
-
-  private uncountCall(uid: number): void {
-    const inFlight = (this.callsByUid.get(uid) ?? 1) - 1;
-    if (inFlight > 0) this.callsByUid.set(uid, inFlight);
-    else this.callsByUid.delete(uid);
-  }
-
-  private reply(msg: Message, reply: MethodReply, log?: { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {
+  private reply(msg: Message, reply: MethodReply, log?: CallLog): void {
     try {
       if (((msg.flags ?? 0) & NO_REPLY_EXPECTED) === 0) {
         this.opts.bus.send(dbus.Message.newMethodReturn(msg, reply.signature, reply.body));
       }
-      if (log) this.logCall(log, 'ok');
+      if (log) logCall(this.opts.log, log, 'ok');
     } finally {
       // The transport sends its own copies (usocket-fd-write.ts), so ours can go
       // right away, even when the reply waits behind another write.
@@ -228,34 +197,21 @@ export class Dispatcher {
     }
   }
 
-  private takeBack(reply: MethodReply, log: { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {
+  private takeBack(reply: MethodReply, log: CallLog): void {
     try {
       reply.undo!();
-      this.logCall(log, 'undone', 'the caller left the bus before the reply; what the call made was taken back');
+      logCall(this.opts.log, log, 'undone', 'the caller left the bus before the reply; what the call made was taken back');
     } catch (err) {
       this.opts.log.error({ err, method: log.method }, 'could not take back the work of a caller that left');
-      this.logCall(log, 'left', 'the caller left the bus before the reply; taking back what the call made failed');
+      logCall(this.opts.log, log, 'left', 'the caller left the bus before the reply; taking back what the call made failed');
     } finally {
       for (const fd of reply.ownedFds ?? []) closeQuietly(fd);
     }
   }
 
-  private replyError(msg: Message, err: unknown, log: { method?: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string }): void {
-    let name: string;
-    let text: string;
-    let detail: string | undefined;
-    if (err instanceof SystemError) {
-      name = err.dbusName;
-      text = err.forPerson;
-      detail = err.message;
-    } else if (err instanceof NsMountError || err instanceof BusError) {
-      name = err.dbusName;
-      text = err.message;
-    } else {
-      name = 'org.nsmount.NsMount1.Error.System';
-      text = 'internal error; see the nsmountd log';
-      this.opts.log.error({ err, method: log.method }, 'unexpected failure');
-    }
+  private replyError(msg: Message, err: unknown, log: Omit<CallLog, 'method'> & { method?: string }): void {
+    const { name, text, detail, unexpected } = errorReplyFor(err);
+    if (unexpected) this.opts.log.error({ err, method: log.method }, 'unexpected failure');
     if (((msg.flags ?? 0) & NO_REPLY_EXPECTED) === 0) {
       try {
         // dbus-next types newError(msg) as a string; it takes the message.
@@ -265,76 +221,6 @@ export class Dispatcher {
       }
     }
     // The log keeps the technical detail (operation and errno name) the reply leaves out.
-    if (log.method) this.logCall({ ...log, method: log.method }, name, detail ?? text);
+    if (log.method) logCall(this.opts.log, { ...log, method: log.method }, name, detail ?? text);
   }
-
-  private logCall(
-    log: { method: string; started: bigint; uid?: number; pid?: number; action?: string; polkit?: string },
-    outcome: string,
-    error?: string,
-  ): void {
-    const durationMs = Number(process.hrtime.bigint() - log.started) / 1e6;
-    this.opts.log.info(
-      { uid: log.uid, pid: log.pid, method: log.method, action: log.action, polkit: log.polkit, outcome, error, durationMs: Math.round(durationMs * 1000) / 1000 },
-      'call',
-    );
-  }
-
-  private peer(msg: Message): void {
-    if (msg.member === 'Ping') {
-      takesNoArguments(msg);
-      return this.reply(msg, { signature: '', body: [] });
-    }
-    if (msg.member === 'GetMachineId') {
-      takesNoArguments(msg);
-      return this.reply(msg, { signature: 's', body: [this.opts.machineId()] });
-    }
-    throw unknownMethod(msg);
-  }
-
-  private propertiesCall(msg: Message): void {
-    const body = msg.body ?? [];
-    const all = this.opts.properties.all();
-    const wantInterface = (name: unknown) => {
-      if (name !== MANAGER_INTERFACE && name !== '') {
-        throw new BusError('org.freedesktop.DBus.Error.UnknownInterface', `no interface ${String(name)} at ${OBJECT_PATH}`);
-      }
-    };
-    switch (msg.member) {
-      case 'Get': {
-        if (msg.signature !== 'ss') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Get takes signature 'ss'");
-        wantInterface(body[0]);
-        const value = all[body[1] as string];
-        if (!value) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
-        return this.reply(msg, { signature: 'v', body: [value] });
-      }
-      case 'GetAll':
-        if (msg.signature !== 's') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "GetAll takes signature 's'");
-        wantInterface(body[0]);
-        return this.reply(msg, { signature: 'a{sv}', body: [all] });
-      case 'Set':
-        if (msg.signature !== 'ssv') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Set takes signature 'ssv'");
-        wantInterface(body[0]);
-        if (!all[body[1] as string]) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
-        throw new BusError('org.freedesktop.DBus.Error.PropertyReadOnly', `property ${String(body[1])} is read-only`);
-      default:
-        throw unknownMethod(msg);
-    }
-  }
-}
-
-// Introspect, Ping and GetMachineId take no arguments. Answering a call
-// with arguments as if it had none would tell the caller a signature works
-// that the interface does not have; dbus-daemon and GDBus refuse it too.
-function takesNoArguments(msg: Message): void {
-  if ((msg.signature ?? '') !== '') {
-    throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', `${msg.member} takes no arguments, got signature '${msg.signature}'`);
-  }
-}
-
-function unknownMethod(msg: Message): BusError {
-  return new BusError(
-    'org.freedesktop.DBus.Error.UnknownMethod',
-    `no method ${msg.member ?? ''} on interface ${msg.interface ?? '(none)'} with signature '${msg.signature ?? ''}'`,
-  );
 }

@@ -1,5 +1,5 @@
 import dbus from 'dbus-next';
-import type { PropertySource } from '../bus/dispatcher';
+import type { PropertySource } from '../bus/standard-interfaces';
 import type { Feature } from './features';
 import { FOREIGN_UID_BASE, FOREIGN_UID_COUNT } from '../idmap/foreign-range';
 

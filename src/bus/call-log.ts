@@ -1,0 +1,40 @@
+// One log line per call: who asked, what polkit said, how it ended and
+// how long it took. The reply may leave out technical detail (operation
+// and errno name) that this line keeps.
+import type { Logger } from 'pino';
+import { NsMountError, SystemError } from '../errors';
+import { BusError } from './bus-error';
+
+export interface CallLog {
+  method: string;
+  started: bigint;
+  uid?: number;
+  pid?: number;
+  action?: string;
+  polkit?: string;
+}
+
+export function logCall(logger: Logger, log: CallLog, outcome: string, error?: string): void {
+  const durationMs = Number(process.hrtime.bigint() - log.started) / 1e6;
+  logger.info(
+    { uid: log.uid, pid: log.pid, method: log.method, action: log.action, polkit: log.polkit, outcome, error, durationMs: Math.round(durationMs * 1000) / 1000 },
+    'call',
+  );
+}
+
+export interface ErrorReply {
+  /** The D-Bus error name. */
+  name: string;
+  /** What the caller reads. */
+  text: string;
+  /** What only the log keeps. */
+  detail?: string;
+  /** Not one of ours: a bug, logged with its stack; the caller sees none of it. */
+  unexpected: boolean;
+}
+
+export function errorReplyFor(err: unknown): ErrorReply {
+  if (err instanceof SystemError) return { name: err.dbusName, text: err.forPerson, detail: err.message, unexpected: false };
+  if (err instanceof NsMountError || err instanceof BusError) return { name: err.dbusName, text: err.message, unexpected: false };
+  return { name: 'org.nsmount.NsMount1.Error.System', text: 'internal error; see the nsmountd log', unexpected: true };
+}
