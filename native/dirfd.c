@@ -17,48 +17,43 @@
 #define AT_EMPTY_PATH 0x1000
 #endif
 
-NSM_EXPORT int nsm_mkdirat(int dirfd, const char *name, unsigned mode)
+int nsm_mkdirat(int dirfd, const char *name, uint32_t mode)
 {
 	return mkdirat(dirfd, name, mode) < 0 ? NSM_NEG_ERRNO() : 0;
 }
 
 /* AT_EMPTY_PATH makes this work on O_PATH fds, which fchown(2) refuses. */
-NSM_EXPORT int nsm_fchown_fd(int fd, uint32_t uid, uint32_t gid)
+int nsm_fchown_fd(int fd, uint32_t uid, uint32_t gid)
 {
 	return fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 ? NSM_NEG_ERRNO() : 0;
 }
 
-NSM_EXPORT int nsm_fchownat(int dirfd, const char *name, uint32_t uid, uint32_t gid)
-{
-	return fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? NSM_NEG_ERRNO() : 0;
-}
-
-NSM_EXPORT int nsm_fchmod(int fd, unsigned mode)
+int nsm_fchmod(int fd, uint32_t mode)
 {
 	return fchmod(fd, mode) < 0 ? NSM_NEG_ERRNO() : 0;
 }
 
-NSM_EXPORT int nsm_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname)
+int nsm_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname)
 {
 	if (syscall(SYS_renameat2, olddirfd, oldname, newdirfd, newname, RENAME_NOREPLACE) < 0)
 		return NSM_NEG_ERRNO();
 	return 0;
 }
 
-NSM_EXPORT int nsm_openat(int dirfd, const char *name, int flags, unsigned mode)
+int nsm_openat(int dirfd, const char *name, int flags, uint32_t mode)
 {
 	int fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
 	return fd < 0 ? NSM_NEG_ERRNO() : fd;
 }
 
-NSM_EXPORT int nsm_unlinkat(int dirfd, const char *name, int flags)
+int nsm_unlinkat(int dirfd, const char *name, int flags)
 {
 	return unlinkat(dirfd, name, flags) < 0 ? NSM_NEG_ERRNO() : 0;
 }
 
 /* 1 if the directory holds nothing but "." and "..", 0 otherwise. Works on
  * O_PATH fds (which cannot be read) by reopening "." through them. */
-NSM_EXPORT int nsm_dir_is_empty(int fd)
+int nsm_dir_is_empty(int fd)
 {
 	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)

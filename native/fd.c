@@ -5,7 +5,7 @@
 
 /* Received fds arrive without close-on-exec (dbus-next, usocket); the
  * daemon marks each one before anything else can fork. */
-NSM_EXPORT int nsm_set_cloexec(int fd)
+int nsm_set_cloexec(int fd)
 {
 	int flags = fcntl(fd, F_GETFD);
 	if (flags < 0)
@@ -15,20 +15,20 @@ NSM_EXPORT int nsm_set_cloexec(int fd)
 	return 0;
 }
 
-NSM_EXPORT int nsm_close(int fd)
+int nsm_close(int fd)
 {
 	return close(fd) < 0 ? NSM_NEG_ERRNO() : 0;
 }
 
 /* Open-file status flags (O_ACCMODE, O_PATH, ...) decide how a caller's fd
  * may be used: a read-only image forces a read-only mount. */
-NSM_EXPORT int nsm_fd_status_flags(int fd)
+int nsm_fd_status_flags(int fd)
 {
 	int flags = fcntl(fd, F_GETFL);
 	return flags < 0 ? NSM_NEG_ERRNO() : flags;
 }
 
-NSM_EXPORT int nsm_flock(int fd, int operation)
+int nsm_flock(int fd, int operation)
 {
 	for (;;) {
 		if (flock(fd, operation) == 0)
@@ -38,7 +38,7 @@ NSM_EXPORT int nsm_flock(int fd, int operation)
 	}
 }
 
-NSM_EXPORT int nsm_dup_cloexec(int fd)
+int nsm_dup_cloexec(int fd)
 {
 	int r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	return r < 0 ? NSM_NEG_ERRNO() : r;

@@ -1,36 +1,9 @@
+/* New file system mounts: fsopen, fsconfig, fsmount. */
 #include "nsmount.h"
-#include <fcntl.h>
+#include "new_syscalls.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
-#include <linux/mount.h>
-
-/* The new mount API has no glibc wrappers we can use next to linux/mount.h
- * on every build host; call it directly. */
-#ifndef __NR_fsopen
-#define __NR_fsopen 430
-#endif
-#ifndef __NR_fsconfig
-#define __NR_fsconfig 431
-#endif
-#ifndef __NR_fsmount
-#define __NR_fsmount 432
-#endif
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC 0x00000001
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC 0x00000001
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#endif
-
-/* Steps reported through *failed_step so callers can tell "the kernel lacks
- * this filesystem" (open) from "an option was refused" (option) from "the
- * superblock is not usable" (create). */
-enum { NSM_FS_STEP_OPEN = 1, NSM_FS_STEP_SOURCE, NSM_FS_STEP_OPTION, NSM_FS_STEP_CREATE, NSM_FS_STEP_MOUNT };
 
 /* Drains the filesystem context log ("e ...", "w ...", "i ..." lines) so an
  * error can say why the kernel refused; best effort. */
@@ -58,9 +31,9 @@ static int set_option(int fsfd, char *option)
 
 	if (eq) {
 		*eq = '\0';
-		return (int)syscall(__NR_fsconfig, fsfd, FSCONFIG_SET_STRING, option, eq + 1, 0);
+		return (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, option, eq + 1, 0);
 	}
-	return (int)syscall(__NR_fsconfig, fsfd, FSCONFIG_SET_FLAG, option, NULL, 0);
+	return (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, option, NULL, 0);
 }
 
 /* Creates a detached mount of `source` (a block device path such as
@@ -68,26 +41,27 @@ static int set_option(int fsfd, char *option)
  * `options` are already validated "key" or "key=value" entries separated by
  * '\n'. MOUNT_ATTR_RDONLY in attr_flags also makes the superblock read-only,
  * which a read-only device needs. */
-NSM_EXPORT int nsm_fs_mount(const char *fstype, const char *source, const char *options,
-			    unsigned attr_flags, int *failed_step, char *log, size_t log_size)
+int nsm_fs_mount(const char *fstype, const char *source, const char *options,
+		 uint32_t attr_flags, int *failed_step, void *log_buf, size_t log_size)
 {
-	int fsfd, mfd, step = NSM_FS_STEP_OPEN, err;
+	char *log = log_buf;
+	int fsfd, mfd, step = NSM_FS_MOUNT_STEP_OPEN, err;
 
 	if (log && log_size)
 		log[0] = '\0';
-	fsfd = (int)syscall(__NR_fsopen, fstype, FSOPEN_CLOEXEC);
+	fsfd = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
 	if (fsfd < 0) {
 		*failed_step = step;
 		return NSM_NEG_ERRNO();
 	}
 
-	step = NSM_FS_STEP_SOURCE;
-	if (source && syscall(__NR_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+	step = NSM_FS_MOUNT_STEP_SOURCE;
+	if (source && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
 		goto fail;
 
-	step = NSM_FS_STEP_OPTION;
+	step = NSM_FS_MOUNT_STEP_OPTION;
 	if ((attr_flags & MOUNT_ATTR_RDONLY) &&
-	    syscall(__NR_fsconfig, fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+	    syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
 		goto fail;
 	if (options && *options) {
 		char *copy = strdup(options), *cursor = copy, *option;
@@ -107,12 +81,12 @@ NSM_EXPORT int nsm_fs_mount(const char *fstype, const char *source, const char *
 		free(copy);
 	}
 
-	step = NSM_FS_STEP_CREATE;
-	if (syscall(__NR_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+	step = NSM_FS_MOUNT_STEP_CREATE;
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		goto fail;
 
-	step = NSM_FS_STEP_MOUNT;
-	mfd = (int)syscall(__NR_fsmount, fsfd, FSMOUNT_CLOEXEC, attr_flags);
+	step = NSM_FS_MOUNT_STEP_MOUNT;
+	mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, attr_flags);
 	if (mfd < 0)
 		goto fail;
 	close(fsfd);

@@ -20,9 +20,6 @@ struct loop_config {
 #define LO_FLAGS_DIRECT_IO 16
 #endif
 
-#define NSM_LOOP_READ_ONLY 1u
-#define NSM_LOOP_DIRECT_IO 2u
-
 /* Another process may take the device LOOP_CTL_GET_FREE handed us before we
  * configure it; each lost race costs one retry, so this bound is only hit
  * when something keeps stealing devices. */
@@ -32,8 +29,8 @@ struct loop_config {
  * exactly the file the caller proved access to) to a free loop device with
  * autoclear: once our returned fd and every mount of the device are gone the
  * kernel detaches it, so a crash or an error path cannot leak a device. */
-NSM_EXPORT int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit,
-			       unsigned flags, int *out_index)
+int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit,
+			       uint32_t flags, int *out_index)
 {
 	struct loop_config config;
 	char path[32];
@@ -86,11 +83,4 @@ NSM_EXPORT int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelim
 	}
 	close(control);
 	return -err;
-}
-
-/* Explicit detach for callers that must not wait for autoclear. Closing the
- * fd alone is enough when nothing mounted the device. */
-NSM_EXPORT int nsm_loop_detach(int loop_fd)
-{
-	return ioctl(loop_fd, LOOP_CLR_FD) < 0 ? NSM_NEG_ERRNO() : 0;
 }

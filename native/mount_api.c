@@ -88,7 +88,7 @@ static int statx_fd(int fd, unsigned mask, struct nsm_statx *stx)
 	return 0;
 }
 
-NSM_EXPORT int nsm_open_tree_clone(int dirfd, int recursive)
+int nsm_open_tree_clone(int dirfd, int recursive)
 {
 	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
 	if (recursive)
@@ -99,7 +99,7 @@ NSM_EXPORT int nsm_open_tree_clone(int dirfd, int recursive)
 
 /* userns_fd < 0 means no idmap. attr_clr is always 0 on purpose: a clone
  * inherits its source's restrictions and must never lose them. */
-NSM_EXPORT int nsm_mount_setattr(int mount_fd, uint64_t attr_set, int userns_fd, int recursive)
+int nsm_mount_setattr(int mount_fd, uint64_t attr_set, int userns_fd, int recursive)
 {
 	struct nsm_mount_attr attr = {
 		.attr_set = attr_set,
@@ -113,7 +113,7 @@ NSM_EXPORT int nsm_mount_setattr(int mount_fd, uint64_t attr_set, int userns_fd,
 	return 0;
 }
 
-NSM_EXPORT int nsm_move_mount_to(int mount_fd, int target_fd)
+int nsm_move_mount_to(int mount_fd, int target_fd)
 {
 	if (syscall(SYS_move_mount, mount_fd, "", target_fd, "",
 		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -123,7 +123,7 @@ NSM_EXPORT int nsm_move_mount_to(int mount_fd, int target_fd)
 
 /* *unique gets the 64-bit never-reused id (0 if the kernel lacks
  * STATX_MNT_ID_UNIQUE), *legacy the reusable id /proc/PID/mountinfo shows. */
-NSM_EXPORT int nsm_mount_ids(int fd, uint64_t *unique, uint64_t *legacy)
+int nsm_mount_ids(int fd, uint64_t *unique, uint64_t *legacy)
 {
 	struct nsm_statx stx;
 	int r = statx_fd(fd, STATX_MNT_ID, &stx);
@@ -140,7 +140,7 @@ NSM_EXPORT int nsm_mount_ids(int fd, uint64_t *unique, uint64_t *legacy)
 }
 
 /* 1 if fd is the root of its mount, 0 if not. */
-NSM_EXPORT int nsm_is_mount_root(int fd)
+int nsm_is_mount_root(int fd)
 {
 	struct nsm_statx stx;
 	int r = statx_fd(fd, 0, &stx);
@@ -154,7 +154,7 @@ NSM_EXPORT int nsm_is_mount_root(int fd)
 /* There is no umount-by-fd syscall. The /proc/self/fd magic link resolves
  * to exactly the mount and dentry the fd holds, never re-walking a path,
  * so an fd whose mount id was checked names that mount and no other. */
-NSM_EXPORT int nsm_umount_detach_fd(int fd)
+int nsm_umount_detach_fd(int fd)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

@@ -1,6 +1,13 @@
-/* Syscall numbers newer than bookworm's headers may know. From 424 on the
- * numbers are the same on every architecture. */
+/* The kernel interfaces the native code uses that are newer than some of
+ * bookworm's headers (glibc 2.36, Linux 6.1 uapi), defined here once and
+ * only where the headers lack them. glibc's <sys/mount.h> already brings
+ * the new mount API's flags and struct mount_attr (and <linux/mount.h>,
+ * which must therefore not be included next to it); <fcntl.h> brings the
+ * AT_* flags. From 424 on, syscall numbers are the same on every
+ * architecture. */
 #pragma once
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 
 #ifndef SYS_open_tree
@@ -29,4 +36,9 @@
 #endif
 #ifndef SYS_statmount
 #define SYS_statmount 457
+#endif
+
+/* statx: the 64-bit mount id that is never reused (Linux 6.8). */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
 #endif

@@ -31,7 +31,7 @@
 #endif
 
 /* 1 if fd is on nsfs, 0 if not. */
-NSM_EXPORT int nsm_ns_is_nsfs(int fd)
+int nsm_ns_is_nsfs(int fd)
 {
 	struct statfs st;
 	if (fstatfs(fd, &st) < 0)
@@ -51,7 +51,7 @@ static int require_nsfs(int fd)
 }
 
 /* The CLONE_NEW* flag of the namespace. */
-NSM_EXPORT int nsm_ns_type(int fd)
+int nsm_ns_type(int fd)
 {
 	int r = require_nsfs(fd);
 	if (r < 0)
@@ -61,7 +61,7 @@ NSM_EXPORT int nsm_ns_type(int fd)
 }
 
 /* uid_t does not fit the int return value, hence the out parameter. */
-NSM_EXPORT int nsm_ns_owner_uid(int fd, uint32_t *uid)
+int nsm_ns_owner_uid(int fd, uint32_t *uid)
 {
 	uid_t u;
 	int r = require_nsfs(fd);
@@ -73,7 +73,7 @@ NSM_EXPORT int nsm_ns_owner_uid(int fd, uint32_t *uid)
 	return 0;
 }
 
-NSM_EXPORT int nsm_ns_id(int fd, uint64_t *id)
+int nsm_ns_id(int fd, uint64_t *id)
 {
 	uint64_t v;
 	int r = require_nsfs(fd);
@@ -92,7 +92,7 @@ struct handle_buf {
 
 /* Copies the handle into out (up to size bytes) and its type into *type;
  * returns the handle length, which may exceed size (then retry). */
-NSM_EXPORT int nsm_ns_handle(int fd, int *type, unsigned char *out, int size)
+int nsm_ns_handle(int fd, int *type, uint8_t *out, int size)
 {
 	struct handle_buf h;
 	int mnt_id, r = require_nsfs(fd);
@@ -110,7 +110,7 @@ NSM_EXPORT int nsm_ns_handle(int fd, int *type, unsigned char *out, int size)
 }
 
 /* Needs CAP_DAC_READ_SEARCH. ESTALE once the namespace is gone. */
-NSM_EXPORT int nsm_ns_open_handle(int type, const unsigned char *bytes, int len)
+int nsm_ns_open_handle(int type, const uint8_t *bytes, int len)
 {
 	struct handle_buf h;
 	int fd;
@@ -126,7 +126,7 @@ NSM_EXPORT int nsm_ns_open_handle(int type, const unsigned char *bytes, int len)
 }
 
 /* 1 if the handle opens (the fd is closed at once), else -errno. */
-NSM_EXPORT int nsm_ns_handle_alive(int type, const unsigned char *bytes, int len)
+int nsm_ns_handle_alive(int type, const uint8_t *bytes, int len)
 {
 	int fd = nsm_ns_open_handle(type, bytes, len);
 	if (fd < 0)

@@ -28,7 +28,7 @@ static int grow(char **buf, size_t *size)
  * and returns how many exist (may exceed max: retry with a larger
  * buffer). Duplicates are kept. */
 #define NSS_ENUMERATE(name, entry_type, set, get_r, end, id_field)			\
-NSM_EXPORT int name(uint32_t *out, int max)						\
+int name(uint32_t *out, int max)						\
 {											\
 	size_t size = START_BUF;							\
 	char *buf = malloc(size);							\
@@ -68,7 +68,7 @@ NSS_ENUMERATE(nsm_nss_gids, struct group, setgrent, getgrent_r, endgrent, gr_gid
  * when NSS knows the id, 0 when every source says it does not, -errno when
  * a source could not answer (down, unreachable): then nobody can tell. */
 #define NSS_KNOWN(name, entry_type, get_r, id_type)					\
-NSM_EXPORT int name(uint32_t id)							\
+int name(uint32_t id)							\
 {											\
 	size_t size = START_BUF;							\
 	char *buf = malloc(size);							\

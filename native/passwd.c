@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 /* Primary group of a uid through NSS; -ENOENT when the uid has no entry. */
-NSM_EXPORT int64_t nsm_primary_gid(uint32_t uid)
+int64_t nsm_primary_gid(uint32_t uid)
 {
 	struct passwd pw, *result = NULL;
 	char buf[16384];

@@ -16,7 +16,7 @@ struct nsm_open_how {
 };
 
 /* O_PATH fd of `path`, following no symlink and no magic link on the way. */
-NSM_EXPORT int nsm_open_path_no_symlinks(const char *path)
+int nsm_open_path_no_symlinks(const char *path)
 {
 	struct nsm_open_how how = { .flags = O_PATH | O_CLOEXEC | O_NOFOLLOW, .mode = 0, .resolve = NSM_RESOLVE_NO_SYMLINKS };
 	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);

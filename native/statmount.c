@@ -38,7 +38,7 @@ _Static_assert(sizeof(struct nsm_statmount) == 512, "struct statmount header is 
 /* Copies the mount point of the mount with unique id `mnt_id` into `path`
  * (NUL-terminated) and returns its length; -ENOENT when no such mount is in
  * this mount namespace, -ENOSYS before Linux 6.8. */
-NSM_EXPORT int nsm_statmount_point(uint64_t mnt_id, char *path, uint32_t path_size)
+int nsm_statmount_point(uint64_t mnt_id, uint8_t *path, uint32_t path_size)
 {
 	union {
 		struct nsm_statmount sm;

@@ -2,7 +2,7 @@
 // used here are declared by hand. Everything that reads on-disk structures
 // (superblocks, GPT) stays in libblkid; this module only copies its answers
 // into plain objects and always frees the probe.
-import { koffi, libblkid } from './library';
+import { koffi, libblkid } from './bindings';
 import { SystemError } from '../errors';
 import { Errno } from './errno';
 

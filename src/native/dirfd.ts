@@ -1,19 +1,9 @@
 // fd-relative file operations on directories the daemon already holds.
 // Names are single components; nothing here follows a symlink.
 import fs from 'node:fs';
-import { libnsmount } from './library';
+import { nsm_mkdirat, nsm_fchown_fd, nsm_fchmod, nsm_rename_noreplace, nsm_openat, nsm_unlinkat, nsm_dir_is_empty } from './bindings';
 import { check } from './check';
 import { O_PATH, AT_FDCWD } from './flags';
-
-const nsm_mkdirat = libnsmount.func('int nsm_mkdirat(int dirfd, const char *name, uint32_t mode)');
-const nsm_fchown_fd = libnsmount.func('int nsm_fchown_fd(int fd, uint32_t uid, uint32_t gid)');
-const nsm_fchmod = libnsmount.func('int nsm_fchmod(int fd, uint32_t mode)');
-const nsm_rename_noreplace = libnsmount.func(
-  'int nsm_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname)',
-);
-const nsm_openat = libnsmount.func('int nsm_openat(int dirfd, const char *name, int flags, uint32_t mode)');
-const nsm_unlinkat = libnsmount.func('int nsm_unlinkat(int dirfd, const char *name, int flags)');
-const nsm_dir_is_empty = libnsmount.func('int nsm_dir_is_empty(int fd)');
 
 export const O_RDONLY = fs.constants.O_RDONLY;
 export const O_DIRECTORY = fs.constants.O_DIRECTORY;

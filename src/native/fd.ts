@@ -1,11 +1,5 @@
-import { libnsmount } from './library';
+import { nsm_set_cloexec, nsm_close, nsm_fd_status_flags, nsm_flock, nsm_dup_cloexec } from './bindings';
 import { check } from './check';
-
-const nsm_set_cloexec = libnsmount.func('int nsm_set_cloexec(int fd)');
-const nsm_close = libnsmount.func('int nsm_close(int fd)');
-const nsm_fd_status_flags = libnsmount.func('int nsm_fd_status_flags(int fd)');
-const nsm_flock = libnsmount.func('int nsm_flock(int fd, int operation)');
-const nsm_dup_cloexec = libnsmount.func('int nsm_dup_cloexec(int fd)');
 
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;

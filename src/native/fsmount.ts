@@ -1,9 +1,5 @@
-import { libnsmount } from './library';
+import { nsm_fs_mount, nsm_fs_mount_step_name } from './bindings';
 import { SystemError } from '../errors';
-
-const nsm_fs_mount = libnsmount.func(
-  'int nsm_fs_mount(const char *fstype, const char *source, const char *options, unsigned int attr_flags, _Out_ int *failed_step, void *log, size_t log_size)',
-);
 
 export const MOUNT_ATTR_RDONLY = 0x1;
 export const MOUNT_ATTR_NOSUID = 0x2;
@@ -15,7 +11,6 @@ const MOUNT_ATTR_NODIRATIME = 0x80;
 
 /** Which fsopen/fsconfig/fsmount step failed; callers map errnos per step. */
 export type FsMountStep = 'open' | 'source' | 'option' | 'create' | 'mount';
-const STEPS: Record<number, FsMountStep> = { 1: 'open', 2: 'source', 3: 'option', 4: 'create', 5: 'mount' };
 const OPERATIONS: Record<FsMountStep, string> = {
   open: 'fsopen',
   source: 'fsconfig(source)',
@@ -71,7 +66,7 @@ export function fsMount(request: FsMountOptions): number {
     (request.atime === 'noatime' ? MOUNT_ATTR_NOATIME : 0) |
     (request.atime === 'strictatime' ? MOUNT_ATTR_STRICTATIME : 0) |
     (request.nodiratime ? MOUNT_ATTR_NODIRATIME : 0);
-  const step = [0];
+  const step: [number] = [0];
   const log = Buffer.alloc(LOG_SIZE);
   const ret = nsm_fs_mount(
     request.fstype,
@@ -85,5 +80,11 @@ export function fsMount(request: FsMountOptions): number {
   if (ret >= 0) return ret;
   const text = log.subarray(0, Math.max(0, log.indexOf(0))).toString('utf8');
   const lines = text.split('\n').filter((line) => line.length > 0);
-  throw new FsMountError(-ret, STEPS[step[0]] ?? 'open', request.fstype, lines);
+  throw new FsMountError(-ret, fsMountStep(step[0]) ?? 'open', request.fstype, lines);
+}
+
+/** The step numbered `step` in enum nsm_fs_mount_step (native/nsmount.h), if this module knows its name. */
+export function fsMountStep(step: number): FsMountStep | undefined {
+  const name = nsm_fs_mount_step_name(step);
+  return name !== null && Object.hasOwn(OPERATIONS, name) ? (name as FsMountStep) : undefined;
 }

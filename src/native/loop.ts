@@ -1,12 +1,5 @@
-import { libnsmount } from './library';
+import { NSM_LOOP_DIRECT_IO, NSM_LOOP_READ_ONLY, nsm_loop_attach } from './bindings';
 import { check } from './check';
-
-const nsm_loop_attach = libnsmount.func(
-  'int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit, unsigned int flags, _Out_ int *out_index)',
-);
-
-const NSM_LOOP_READ_ONLY = 1;
-const NSM_LOOP_DIRECT_IO = 2;
 
 export interface LoopAttachOptions {
   /** Start of the window in the backing file, bytes. */
@@ -30,7 +23,7 @@ export interface LoopDevice {
  * with autoclear. Throws SystemError('LOOP_CONFIGURE') with the errno.
  */
 export function attachLoopDevice(backingFd: number, options: LoopAttachOptions): LoopDevice {
-  const index = [0];
+  const index: [number] = [0];
   const flags = (options.readOnly ? NSM_LOOP_READ_ONLY : 0) | (options.directIo ? NSM_LOOP_DIRECT_IO : 0);
   const fd = check(
     nsm_loop_attach(backingFd, options.offset ?? 0n, options.sizeLimit ?? 0n, flags, index),

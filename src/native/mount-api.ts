@@ -1,14 +1,7 @@
 // The new mount API: clone a directory's mount into a detached mount fd,
 // change its attributes, attach it, and identify mounts by id.
-import { libnsmount } from './library';
+import { nsm_open_tree_clone, nsm_mount_setattr, nsm_move_mount_to, nsm_mount_ids, nsm_is_mount_root, nsm_umount_detach_fd } from './bindings';
 import { check } from './check';
-
-const nsm_open_tree_clone = libnsmount.func('int nsm_open_tree_clone(int dirfd, int recursive)');
-const nsm_mount_setattr = libnsmount.func('int nsm_mount_setattr(int mount_fd, uint64_t attr_set, int userns_fd, int recursive)');
-const nsm_move_mount_to = libnsmount.func('int nsm_move_mount_to(int mount_fd, int target_fd)');
-const nsm_mount_ids = libnsmount.func('int nsm_mount_ids(int fd, _Out_ uint64_t *unique, _Out_ uint64_t *legacy)');
-const nsm_is_mount_root = libnsmount.func('int nsm_is_mount_root(int fd)');
-const nsm_umount_detach_fd = libnsmount.func('int nsm_umount_detach_fd(int fd)');
 
 export const MOUNT_ATTR_RDONLY = 0x00000001;
 export const MOUNT_ATTR_NOSUID = 0x00000002;
@@ -67,10 +60,10 @@ export interface MountIds {
 }
 
 export function mountIdsOf(fd: number): MountIds {
-  const unique: [unknown] = [null];
-  const legacy: [unknown] = [null];
+  const unique: [number | bigint] = [0];
+  const legacy: [number | bigint] = [0];
   check(nsm_mount_ids(fd, unique, legacy), 'statx(STATX_MNT_ID)');
-  return { unique: BigInt(unique[0] as number | bigint), legacy: Number(legacy[0]) };
+  return { unique: BigInt(unique[0]), legacy: Number(legacy[0]) };
 }
 
 /** The id that identifies the mount `fd` is on: the unique id, or the legacy one on kernels before 6.8. */

@@ -1,12 +1,7 @@
 // Locked clones of detached mounts (native/mount_lock.c): flags the kernel
 // will let no one clear, for mounts handed to callers who are not root.
-import { libnsmount } from './library';
+import { nsm_lock_staging_new, nsm_lock_mount, nsm_lock_reap } from './bindings';
 import { SystemError } from '../errors';
-
-const nsm_lock_staging_new = libnsmount.func('int nsm_lock_staging_new(_Out_ int *lock_fd, _Out_ int *failed_step)');
-const nsm_lock_mount = libnsmount.func(
-  'int nsm_lock_mount(int mount_fd, int staging_fd, int lock_fd, int recursive, _Out_ int *failed_step)',
-);
 
 // Indexed by enum nsm_lock_step in native/mount_lock.c.
 const STEP_NAMES = [
@@ -49,8 +44,8 @@ export interface LockStaging {
 }
 
 export function createLockStaging(): LockStaging {
-  const lock: [unknown] = [-1];
-  const step: [unknown] = [0];
+  const lock: [number] = [-1];
+  const step: [number] = [0];
   const fd = nsm_lock_staging_new(lock, step);
   if (fd < 0) throw new MountLockError(-fd, Number(step[0]));
   return { stagingFd: fd, lockNamespaceFd: Number(lock[0]) };
@@ -61,13 +56,11 @@ export function createLockStaging(): LockStaging {
  * submounts when `recursive`). `mountFd` is used up either way: close it.
  */
 export function lockedClone(mountFd: number, staging: LockStaging, options: { recursive: boolean }): number {
-  const step: [unknown] = [0];
+  const step: [number] = [0];
   const fd = nsm_lock_mount(mountFd, staging.stagingFd, staging.lockNamespaceFd, options.recursive ? 1 : 0, step);
   if (fd < 0) throw new MountLockError(-fd, Number(step[0]));
   return fd;
 }
-
-const nsm_lock_reap = libnsmount.func('int nsm_lock_reap(void)');
 
 /** Reaps lock children that have finished unmounting; returns how many are still busy. */
 export function reapLockChildren(): number {

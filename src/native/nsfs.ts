@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { libnsmount } from './library';
+import { nsm_ns_is_nsfs, nsm_ns_type, nsm_ns_owner_uid, nsm_ns_id, nsm_ns_handle, nsm_ns_open_handle, nsm_ns_handle_alive } from './bindings';
 import { check } from './check';
 import { Errno } from './errno';
 import { InvalidArgument, SystemError } from '../errors';
@@ -14,14 +14,6 @@ export interface NamespaceHandle {
   handleType: number;
   bytes: Buffer;
 }
-
-const nsm_ns_is_nsfs = libnsmount.func('int nsm_ns_is_nsfs(int fd)');
-const nsm_ns_type = libnsmount.func('int nsm_ns_type(int fd)');
-const nsm_ns_owner_uid = libnsmount.func('int nsm_ns_owner_uid(int fd, _Out_ uint32_t *uid)');
-const nsm_ns_id = libnsmount.func('int nsm_ns_id(int fd, _Out_ uint64_t *id)');
-const nsm_ns_handle = libnsmount.func('int nsm_ns_handle(int fd, _Out_ int *type, uint8_t *out, int size)');
-const nsm_ns_open_handle = libnsmount.func('int nsm_ns_open_handle(int type, const uint8_t *bytes, int len)');
-const nsm_ns_handle_alive = libnsmount.func('int nsm_ns_handle_alive(int type, const uint8_t *bytes, int len)');
 
 const CLONE_NEW: ReadonlyMap<number, NamespaceType> = new Map([
   [0x00020000, 'mnt'],
@@ -48,20 +40,20 @@ export function namespaceType(fd: number): NamespaceType {
 
 /** Only for user namespaces (EINVAL otherwise). */
 export function namespaceOwnerUid(fd: number): number {
-  const uid = [0];
+  const uid: [number] = [0];
   check(nsm_ns_owner_uid(fd, uid), 'NS_GET_OWNER_UID');
   return uid[0];
 }
 
 export function namespaceId(fd: number): bigint {
-  const id: (number | bigint)[] = [0];
+  const id: [number | bigint] = [0];
   check(nsm_ns_id(fd, id), 'NS_GET_ID');
   return BigInt(id[0]);
 }
 
 export function namespaceFileHandle(fd: number): NamespaceHandle {
   const bytes = Buffer.alloc(MAX_HANDLE_SZ);
-  const type = [0];
+  const type: [number] = [0];
   const len = check(nsm_ns_handle(fd, type, bytes, bytes.length), 'name_to_handle_at');
   if (len > bytes.length) throw new SystemError(Errno.EOVERFLOW, 'name_to_handle_at');
   return { handleType: type[0], bytes: Buffer.from(bytes.subarray(0, len)) };

@@ -1,10 +1,5 @@
-import { libnsmount } from './library';
+import { nsm_nss_uids, nsm_nss_gids, nsm_nss_uid_known, nsm_nss_gid_known } from './bindings';
 import { check } from './check';
-
-const nsm_nss_uids = libnsmount.func('int nsm_nss_uids(uint32_t *out, int max)');
-const nsm_nss_gids = libnsmount.func('int nsm_nss_gids(uint32_t *out, int max)');
-const nsm_nss_uid_known = libnsmount.func('int nsm_nss_uid_known(uint32_t id)');
-const nsm_nss_gid_known = libnsmount.func('int nsm_nss_gid_known(uint32_t id)');
 
 export interface NssIds {
   /** Sorted, without duplicates. */

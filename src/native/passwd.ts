@@ -1,6 +1,4 @@
-import { libnsmount } from './library';
-
-const nsm_primary_gid = libnsmount.func('int64_t nsm_primary_gid(uint32_t uid)');
+import { nsm_primary_gid } from './bindings';
 
 /** The uid's primary gid from NSS, or undefined when NSS does not know the uid. */
 export function primaryGroupOf(uid: number): number | undefined {

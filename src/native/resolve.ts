@@ -1,8 +1,6 @@
 // Path resolution that cannot be steered through symlinks or magic links.
-import { libnsmount } from './library';
+import { nsm_open_path_no_symlinks } from './bindings';
 import { check } from './check';
-
-const nsm_open_path_no_symlinks = libnsmount.func('int nsm_open_path_no_symlinks(const char *path)');
 
 /** O_PATH|O_CLOEXEC fd of an absolute `path`, resolved with RESOLVE_NO_SYMLINKS. */
 export function openPathNoSymlinks(path: string): number {

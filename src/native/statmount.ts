@@ -1,8 +1,6 @@
 // statmount(2): a mount found by its unique id, wherever it is now.
-import { libnsmount } from './library';
+import { nsm_statmount_point } from './bindings';
 import { check } from './check';
-
-const nsm_statmount_point = libnsmount.func('int nsm_statmount_point(uint64_t mnt_id, _Out_ uint8_t *path, uint32_t path_size)');
 
 const PATH_BUFFER = Buffer.alloc(8192);
 

@@ -1,4 +1,4 @@
-import { libnsmount } from './library';
+import { NSM_USERNS_DENY_SETGROUPS, nsm_userns_new, nsm_userns_read_maps, nsm_userns_step_name } from './bindings';
 import { InvalidArgument, SystemError } from '../errors';
 
 /** One line of a uid_map/gid_map: `count` ids from `inside` map to `outside`. */
@@ -27,36 +27,10 @@ export interface UserNamespaceMaps {
   gidMap: IdMapEntry[];
 }
 
-const nsm_userns_new = libnsmount.func(
-  'int nsm_userns_new(uint32_t owner_uid, uint32_t owner_gid, const char *uid_map, const char *gid_map, uint32_t flags, _Out_ int *failed_step)',
-);
-const nsm_userns_read_maps = libnsmount.func(
-  'int nsm_userns_read_maps(int fd, uint8_t *uid_buf, size_t uid_size, uint8_t *gid_buf, size_t gid_size, _Out_ int *failed_step)',
-);
-
-// Indexed by enum nsm_userns_step in native/userns.c.
-const STEP_NAMES = [
-  'create user namespace child',
-  'setgroups',
-  'setresgid',
-  'setresuid',
-  'unshare(CLONE_NEWUSER)',
-  'setns(CLONE_NEWUSER)',
-  'write uid_map',
-  'write gid_map',
-  'open /proc/thread-self/ns/user',
-  'read uid_map',
-  'read gid_map',
-  'write setgroups',
-];
-
-// Keep in sync with native/nsmount.h.
-const NSM_USERNS_DENY_SETGROUPS = 1;
-
 const MAX_ID = 0xffffffff; // (uid_t)-1 is "no id", so ids stop one below
 
 function stepName(step: number): string {
-  return STEP_NAMES[step] ?? `user namespace step ${step}`;
+  return nsm_userns_step_name(step) ?? `user namespace step ${step}`;
 }
 
 function checkStep(ret: number, step: number): number {
@@ -120,7 +94,7 @@ export function createUserNamespace(opts: CreateUserNamespaceOptions): number {
   validateId(opts.ownerGid, 'ownerGid');
   validateIdMap(opts.uidMap, 'uidMap');
   validateIdMap(opts.gidMap, 'gidMap');
-  const step = [0];
+  const step: [number] = [0];
   const flags = opts.setgroups === 'deny' ? NSM_USERNS_DENY_SETGROUPS : 0;
   const fd = nsm_userns_new(opts.ownerUid, opts.ownerGid, formatIdMap(opts.uidMap), formatIdMap(opts.gidMap), flags, step);
   return checkStep(fd, step[0]);
@@ -137,7 +111,7 @@ const MAP_BUFFER_SIZE = 16384;
 export function readUserNamespaceMaps(fd: number): UserNamespaceMaps {
   const uidBuf = Buffer.alloc(MAP_BUFFER_SIZE);
   const gidBuf = Buffer.alloc(MAP_BUFFER_SIZE);
-  const step = [0];
+  const step: [number] = [0];
   checkStep(nsm_userns_read_maps(fd, uidBuf, uidBuf.length, gidBuf, gidBuf.length, step), step[0]);
   const text = (buf: Buffer) => buf.toString('utf8', 0, buf.indexOf(0));
   return { uidMap: parseIdMap(text(uidBuf)), gidMap: parseIdMap(text(gidBuf)) };

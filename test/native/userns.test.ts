@@ -11,7 +11,7 @@ import {
 } from '../../src/native/userns';
 import { namespaceOwnerUid, namespaceType } from '../../src/native/nsfs';
 import { InvalidArgument, SystemError } from '../../src/errors';
-import { koffi } from '../../src/native/library';
+import { koffi } from '../../src/native/bindings';
 
 // Creating a namespace for another owner and writing its maps needs root
 // (CAP_SETUID/CAP_SETGID in the initial user namespace).

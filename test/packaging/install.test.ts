@@ -102,7 +102,7 @@ test('the installed application loads its config, native library and bus library
     [
       '-e',
       `const app = ${JSON.stringify(app)};
-       require(app + '/dist/src/native/library.js');
+       require(app + '/dist/src/native/bindings.js');
        const dbus = require(require.resolve('dbus-next', { paths: [app] }));
        if (!require.resolve('dbus-next', { paths: [app] }).startsWith(app)) throw new Error('resolved outside');
        require(require.resolve('usocket', { paths: [app] }));
