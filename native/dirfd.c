@@ -10,13 +10,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1 << 0)
-#endif
-#ifndef AT_EMPTY_PATH
-#define AT_EMPTY_PATH 0x1000
-#endif
-
 int nsm_mkdirat(int dirfd, const char *name, uint32_t mode)
 {
 	return mkdirat(dirfd, name, mode) < 0 ? NSM_NEG_ERRNO() : 0;

@@ -1,60 +1,10 @@
 /* The new mount API (open_tree, mount_setattr, move_mount) and mount
- * identity via statx. bookworm's headers predate parts of it, so numbers,
- * flags and struct layouts the kernel defines are spelled out here. */
+ * identity via statx. */
 #include "nsmount.h"
-#include <fcntl.h>
+#include "new_syscalls.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
-#include "new_syscalls.h"
-
-#ifndef SYS_statx
-#define SYS_statx 332
-#endif
-#ifndef SYS_umount2
-#define SYS_umount2 166
-#endif
-
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef AT_EMPTY_PATH
-#define AT_EMPTY_PATH 0x1000
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-#ifndef MOVE_MOUNT_T_EMPTY_PATH
-#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
-#endif
-#ifndef MNT_DETACH
-#define MNT_DETACH 2
-#endif
-
-#ifndef STATX_MNT_ID
-#define STATX_MNT_ID 0x00001000U
-#endif
-#ifndef STATX_MNT_ID_UNIQUE
-#define STATX_MNT_ID_UNIQUE 0x00004000U
-#endif
-#ifndef STATX_ATTR_MOUNT_ROOT
-#define STATX_ATTR_MOUNT_ROOT 0x00002000
-#endif
-
-/* struct mount_attr as of MOUNT_ATTR_SIZE_VER0. */
-struct nsm_mount_attr {
-	uint64_t attr_set;
-	uint64_t attr_clr;
-	uint64_t propagation;
-	uint64_t userns_fd;
-};
 
 /* The kernel's struct statx; glibc 2.36's copy hides stx_mnt_id in padding. */
 struct nsm_statx {
@@ -101,7 +51,7 @@ int nsm_open_tree_clone(int dirfd, int recursive)
  * inherits its source's restrictions and must never lose them. */
 int nsm_mount_setattr(int mount_fd, uint64_t attr_set, int userns_fd, int recursive)
 {
-	struct nsm_mount_attr attr = {
+	struct mount_attr attr = {
 		.attr_set = attr_set,
 		.userns_fd = userns_fd < 0 ? 0 : (uint64_t)userns_fd,
 	};

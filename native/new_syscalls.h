@@ -3,11 +3,12 @@
  * only where the headers lack them. glibc's <sys/mount.h> already brings
  * the new mount API's flags and struct mount_attr (and <linux/mount.h>,
  * which must therefore not be included next to it); <fcntl.h> brings the
- * AT_* flags. From 424 on, syscall numbers are the same on every
- * architecture. */
+ * AT_* flags and <sys/stat.h> the STATX_* ones. From 424 on, syscall
+ * numbers are the same on every architecture. */
 #pragma once
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #ifndef SYS_open_tree

@@ -60,29 +60,24 @@ int nsm_ns_type(int fd)
 	return r < 0 ? NSM_NEG_ERRNO() : r;
 }
 
-/* uid_t does not fit the int return value, hence the out parameter. */
-int nsm_ns_owner_uid(int fd, uint32_t *uid)
+/* An nsfs ioctl that answers through a pointer. */
+static int ns_query(int fd, unsigned long request, void *answer)
 {
-	uid_t u;
 	int r = require_nsfs(fd);
 	if (r < 0)
 		return r;
-	if (ioctl(fd, NS_GET_OWNER_UID, &u) < 0)
-		return NSM_NEG_ERRNO();
-	*uid = u;
-	return 0;
+	return ioctl(fd, request, answer) < 0 ? NSM_NEG_ERRNO() : 0;
+}
+
+/* uid_t does not fit the int return value, hence the out parameter. */
+int nsm_ns_owner_uid(int fd, uint32_t *uid)
+{
+	return ns_query(fd, NS_GET_OWNER_UID, uid);
 }
 
 int nsm_ns_id(int fd, uint64_t *id)
 {
-	uint64_t v;
-	int r = require_nsfs(fd);
-	if (r < 0)
-		return r;
-	if (ioctl(fd, NS_GET_ID, &v) < 0)
-		return NSM_NEG_ERRNO();
-	*id = v;
-	return 0;
+	return ns_query(fd, NS_GET_ID, id);
 }
 
 struct handle_buf {
