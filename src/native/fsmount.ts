@@ -1,13 +1,15 @@
 import { nsm_fs_mount, nsm_fs_mount_step_name } from './bindings';
 import { SystemError } from '../errors';
+import {
+  MOUNT_ATTR_NOATIME,
+  MOUNT_ATTR_NODEV,
+  MOUNT_ATTR_NODIRATIME,
+  MOUNT_ATTR_NOEXEC,
+  MOUNT_ATTR_NOSUID,
+  MOUNT_ATTR_RDONLY,
+  MOUNT_ATTR_STRICTATIME,
+} from './mount-attr';
 
-export const MOUNT_ATTR_RDONLY = 0x1;
-export const MOUNT_ATTR_NOSUID = 0x2;
-export const MOUNT_ATTR_NODEV = 0x4;
-export const MOUNT_ATTR_NOEXEC = 0x8;
-const MOUNT_ATTR_NOATIME = 0x10;
-const MOUNT_ATTR_STRICTATIME = 0x20;
-const MOUNT_ATTR_NODIRATIME = 0x80;
 
 /** Which fsopen/fsconfig/fsmount step failed; callers map errnos per step. */
 export type FsMountStep = 'open' | 'source' | 'option' | 'create' | 'mount';

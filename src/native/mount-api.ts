@@ -2,12 +2,8 @@
 // change its attributes, attach it, and identify mounts by id.
 import { nsm_open_tree_clone, nsm_mount_setattr, nsm_move_mount_to, nsm_mount_ids, nsm_is_mount_root, nsm_umount_detach_fd } from './bindings';
 import { check } from './check';
+import { MOUNT_ATTR_IDMAP, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY } from './mount-attr';
 
-export const MOUNT_ATTR_RDONLY = 0x00000001;
-export const MOUNT_ATTR_NOSUID = 0x00000002;
-export const MOUNT_ATTR_NODEV = 0x00000004;
-export const MOUNT_ATTR_NOEXEC = 0x00000008;
-export const MOUNT_ATTR_IDMAP = 0x00100000;
 
 export interface CloneOptions {
   /** Include submounts (AT_RECURSIVE); otherwise only the mount the fd is on. */
