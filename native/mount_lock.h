@@ -1,5 +1,6 @@
-/* What native/mount_lock.c and native/lock_staging.c share: the steps a
- * lock child reports and the namespaces it works in. Internal to them. */
+/* What native/mount_lock.c and native/lock_staging.c share: the namespaces
+ * a lock child works in (the steps it reports are in nsmount.h). Internal
+ * to them. */
 #pragma once
 #include "nsmount.h"
 #include <fcntl.h>
@@ -10,23 +11,6 @@
 #include <sys/syscall.h>
 #include "new_syscalls.h"
 #include "raw_syscall.h"
-
-/* Which step failed. Keep in sync with STEP_NAMES in src/native/mount-lock.ts. */
-enum nsm_lock_step {
-	LOCK_STEP_CHILD = 0,
-	LOCK_STEP_STAGING_UNSHARE = 1,
-	LOCK_STEP_STAGING_PRIVATE = 2,
-	LOCK_STEP_STAGING_TMPFS = 3,
-	LOCK_STEP_STAGING_PIVOT = 4,
-	LOCK_STEP_STAGING_SHARED = 5,
-	LOCK_STEP_LOCK_USERNS = 6,
-	LOCK_STEP_LOCK_COPY = 7,
-	LOCK_STEP_ENTER_STAGING = 8,
-	LOCK_STEP_ATTACH = 9,
-	LOCK_STEP_ENTER_LOCK = 10,
-	LOCK_STEP_CLONE = 11,
-	LOCK_STEP_PRIVATE = 12,
-};
 
 /* Lock children that may run at once, each with a directory of its own in
  * the staging namespace: LOCK_SLOT_DIR_PREFIX followed by one digit. */

@@ -1,9 +1,9 @@
 /* The kernel interfaces the native code uses that are newer than some of
  * bookworm's headers (glibc 2.36, Linux 6.1 uapi), defined here once and
  * only where the headers lack them. glibc's <sys/mount.h> already brings
- * the new mount API's flags and struct mount_attr (and <linux/mount.h>,
- * which must therefore not be included next to it); <fcntl.h> brings the
- * AT_* flags and <sys/stat.h> the STATX_* ones. From 424 on, syscall
+ * the new mount API's flags and struct mount_attr (it includes
+ * <linux/mount.h> itself); <fcntl.h> brings the AT_* flags and
+ * <sys/stat.h> the STATX_* ones. From 424 on, syscall
  * numbers are the same on every architecture. */
 #pragma once
 #include <fcntl.h>

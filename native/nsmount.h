@@ -115,7 +115,24 @@ NSM_EXPORT const char *nsm_fs_mount_step_name(int step);
 NSM_EXPORT int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit, uint32_t flags,
 			       NSM_OUT int *out_index);
 
-/* mount_lock.c: locked clones of detached mounts. */
+/* mount_lock.c, lock_staging.c: locked clones of detached mounts. */
+#define NSM_LOCK_STEPS(X)                                                              \
+	X(LOCK_STEP_CHILD, "start mount lock child")                                   \
+	X(LOCK_STEP_STAGING_UNSHARE, "unshare the staging mount namespace")            \
+	X(LOCK_STEP_STAGING_PRIVATE, "make the staging namespace private")             \
+	X(LOCK_STEP_STAGING_TMPFS, "make the staging tmpfs")                           \
+	X(LOCK_STEP_STAGING_PIVOT, "pivot into the staging tmpfs")                     \
+	X(LOCK_STEP_STAGING_SHARED, "share the staging root")                          \
+	X(LOCK_STEP_LOCK_USERNS, "make the lock user namespace")                       \
+	X(LOCK_STEP_LOCK_COPY, "make the lock mount namespace")                        \
+	X(LOCK_STEP_ENTER_STAGING, "enter the staging mount namespace")                \
+	X(LOCK_STEP_ATTACH, "attach the mount for locking")                            \
+	X(LOCK_STEP_ENTER_LOCK, "enter the lock mount namespace")                      \
+	X(LOCK_STEP_CLONE, "open_tree(OPEN_TREE_CLONE) of the locked copy")            \
+	X(LOCK_STEP_PRIVATE, "make the locked clone private")
+enum nsm_lock_step { NSM_LOCK_STEPS(NSM_STEP_ENUMERATOR) };
 NSM_EXPORT int nsm_lock_staging_new(NSM_OUT int *lock_fd, NSM_OUT int *failed_step);
 NSM_EXPORT int nsm_lock_mount(int mount_fd, int staging_fd, int lock_fd, int recursive, NSM_OUT int *failed_step);
 NSM_EXPORT int nsm_lock_reap(void);
+/* The words for a step of enum nsm_lock_step; NULL past the last. */
+NSM_EXPORT const char *nsm_lock_step_name(int step);

@@ -7,6 +7,7 @@
 
 static const char *const userns_steps[] = { NSM_USERNS_STEPS(NSM_STEP_WORDS) };
 static const char *const fs_mount_steps[] = { NSM_FS_MOUNT_STEPS(NSM_STEP_WORDS) };
+static const char *const lock_steps[] = { NSM_LOCK_STEPS(NSM_STEP_WORDS) };
 
 static const char *step_words(const char *const *table, size_t count, int step)
 {
@@ -21,4 +22,9 @@ const char *nsm_userns_step_name(int step)
 const char *nsm_fs_mount_step_name(int step)
 {
 	return step_words(fs_mount_steps, sizeof fs_mount_steps / sizeof *fs_mount_steps, step);
+}
+
+const char *nsm_lock_step_name(int step)
+{
+	return step_words(lock_steps, sizeof lock_steps / sizeof *lock_steps, step);
 }

@@ -157,6 +157,7 @@ export const nsm_lock_mount = bind<
   (mountFd: number, stagingFd: number, lockFd: number, recursive: number, failedStep: Out<number>) => number
 >('int nsm_lock_mount(int mount_fd, int staging_fd, int lock_fd, int recursive, _Out_ int *failed_step)');
 export const nsm_lock_reap = bind<() => number>('int nsm_lock_reap(void)');
+export const nsm_lock_step_name = bind<(step: number) => string | null>('const char *nsm_lock_step_name(int step)');
 
 type KoffiLibrary = ReturnType<typeof koffi.load>;
 

@@ -1,26 +1,19 @@
 // Locked clones of detached mounts (native/mount_lock.c): flags the kernel
 // will let no one clear, for mounts handed to callers who are not root.
-import { nsm_lock_staging_new, nsm_lock_mount, nsm_lock_reap } from './bindings';
+import { nsm_lock_staging_new, nsm_lock_mount, nsm_lock_reap, nsm_lock_step_name } from './bindings';
 import { SystemError } from '../errors';
 
-// Indexed by enum nsm_lock_step in native/mount_lock.c.
-const STEP_NAMES = [
-  'start mount lock child',
-  'unshare the staging mount namespace',
-  'make the staging namespace private',
-  'make the staging tmpfs',
-  'pivot into the staging tmpfs',
-  'share the staging root',
-  'make the lock user namespace',
-  'make the lock mount namespace',
-  'enter the staging mount namespace',
-  'attach the mount for locking',
-  'enter the lock mount namespace',
-  'open_tree(OPEN_TREE_CLONE) of the locked copy',
-  'make the locked clone private',
-] as const;
+/** The number of the step with these words in enum nsm_lock_step (native/nsmount.h). */
+function lockStep(words: string): number {
+  for (let step = 0; ; step++) {
+    const name = nsm_lock_step_name(step);
+    if (name === words) return step;
+    if (name === null) throw new Error(`native/nsmount.h has no mount lock step "${words}"`);
+  }
+}
 
-export const LOCK_STEP_CLONE = STEP_NAMES.indexOf('open_tree(OPEN_TREE_CLONE) of the locked copy');
+/** Where EINVAL means a tree with submounts that a non-recursive clone refuses. */
+export const LOCK_STEP_CLONE = lockStep('open_tree(OPEN_TREE_CLONE) of the locked copy');
 
 /** A lock step failed; `step` indexes what it was doing. */
 export class MountLockError extends SystemError {
@@ -28,7 +21,7 @@ export class MountLockError extends SystemError {
     errno: number,
     readonly step: number,
   ) {
-    super(errno, STEP_NAMES[step] ?? `mount lock step ${step}`);
+    super(errno, nsm_lock_step_name(step) ?? `mount lock step ${step}`);
   }
 }
 

@@ -128,3 +128,11 @@ test('every fs mount step of native code is one src/native/fsmount.ts maps error
   for (let step = 0; step < count; step++) t.truthy(fsMountStep(step), `step ${step}: ${nsm_fs_mount_step_name(step)}`);
   t.is(fsMountStep(count), undefined);
 });
+
+test('every mount lock step has words from native code, and only those', (t) => {
+  const count = stepCount('NSM_LOCK_STEPS');
+  t.true(count > 0);
+  const { nsm_lock_step_name } = loadBindings();
+  for (let step = 0; step < count; step++) t.truthy(nsm_lock_step_name(step), `step ${step}`);
+  t.is(nsm_lock_step_name(count), null);
+});
