@@ -17,107 +17,49 @@ import {
   documentOf,
   tablesOf,
   scalarsOf,
-  VALIDATORS,
   NAMESPACES,
   type RegistryState,
   type RegistryDocument,
   type Scalars,
   type NamespaceRecord,
 } from './state';
-import { FreedBlocks, parseFreedLog, formatFreedLine } from './freed-blocks';
-import { appendDurably, replaceFile, writeAll } from './durable-file';
-import { JOURNAL_FILE, entryLine, headerLine, parseJournal, type JournalEntry } from './journal';
+import type { FreedBlocks } from './freed-blocks';
+import { FreedLog } from './freed-log';
+import { replaceFile } from './durable-file';
+import { sameSignature, signatureOf, statOrNull, type FileSignature } from './file-signature';
+import { JOURNAL_FILE, type JournalEntry } from './journal';
+import { JournalAhead, JournalFile, RegistryCorrupt } from './journal-file';
 import type { Table, TableOp } from './table';
 import { RegistryLock, type WaitOptions } from './lock';
-import { SystemError } from '../errors';
-import { Errno } from '../native/errno';
+
+export { RegistryCorrupt };
 
 const REGISTRY_FILE = 'registry.json';
 const FREED_LOG = 'freed.log';
 const LOCK_FILE = 'registry.lock';
 /** How long start-up waits for a registry lock another process holds. */
 const START_LOCK_TIMEOUT_MS = 30_000;
-/** Rewrite the freed log once it holds this many times more lines than blocks. */
-const COMPACT_FACTOR = 4;
 /** Fold the journal into the snapshot once it holds this many entries more than twice the records. */
 const JOURNAL_SLACK = 1024;
 
-interface FileSignature {
-  ino: bigint;
-  mtimeNs: bigint;
-  size: bigint;
-}
-
-export class RegistryCorrupt extends Error {}
-/** The journal continues a newer snapshot than the one read. */
-class JournalAhead extends RegistryCorrupt {}
-
-function errnoOf(err: unknown): number {
-  const e = err as NodeJS.ErrnoException;
-  const code = e.code ? (Errno as Record<string, number>)[e.code] : undefined;
-  return code ?? (typeof e.errno === 'number' ? Math.abs(e.errno) : 5);
-}
-
-// Runs on every registry read, and the snapshot and freed log are often
-// missing: an ENOENT exception (stack trace included) cost more than the stat.
-function statOrNull(file: string): fs.BigIntStats | null {
-  return fs.statSync(file, { bigint: true, throwIfNoEntry: false }) ?? null;
-}
-
-function sameSignature(a: FileSignature | null, b: fs.BigIntStats | null): boolean {
-  if (!a || !b) return a === null && b === null;
-  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.size === b.size;
-}
-
-function signatureOf(st: fs.BigIntStats | null): FileSignature | null {
-  return st && { ino: st.ino, mtimeNs: st.mtimeNs, size: st.size };
-}
-
-function readFrom(file: string, from: number, to: number): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(to - from);
-    const n = fs.readSync(fd, buffer, 0, buffer.length, from);
-    return buffer.subarray(0, n).toString('utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-interface JournalView {
-  ino: bigint;
-  /** Bytes of whole lines read and applied (or skipped as stale). */
-  wholeBytes: number;
-  /** The file size last seen, torn tail included. */
-  size: number;
-  /** The generation in its header; a journal older than the snapshot is stale. */
-  generation: number;
-  entries: number;
-  lines: number;
-}
-
 export class RegistryStore {
   private readonly file: string;
-  private readonly journalFile: string;
-  private readonly freedFile: string;
+  private readonly journal: JournalFile;
+  private readonly freedLog: FreedLog;
   private lock: RegistryLock | undefined;
   private state: RegistryState = emptyState();
   private snapshot: FileSignature | null = null;
   /** The snapshot's generation: the journal that continues it has the same. */
   private generation = 0;
-  private journal: JournalView | null = null;
   /** Journal entries at which the next compaction is tried (raised after a failed one). */
   private compactAt = JOURNAL_SLACK;
-  private freed = new FreedBlocks();
-  /** What of freed.log is in `freed`: its inode and how many bytes were read. */
-  private freedRead: { ino: bigint; bytes: number; lines: number } | null = null;
   /** The lock step (RegistryLock.currentStep) in which refresh() last read the files. */
   private freshInStep: number | undefined;
 
   constructor(readonly stateDir: string) {
     this.file = path.join(stateDir, REGISTRY_FILE);
-    this.journalFile = path.join(stateDir, JOURNAL_FILE);
-    this.freedFile = path.join(stateDir, FREED_LOG);
+    this.journal = new JournalFile(path.join(stateDir, JOURNAL_FILE), stateDir);
+    this.freedLog = new FreedLog(path.join(stateDir, FREED_LOG), stateDir);
   }
 
   /** Creates the state directory if needed and loads the registry; throws RegistryCorrupt on a damaged file. */
@@ -172,13 +114,14 @@ export class RegistryStore {
     return this.withLock(() => {
       this.refresh();
       const scalarsBefore = scalarsOf(this.state);
-      this.freed.touched = false;
+      const freed = this.freedLog.blocks;
+      freed.touched = false;
       try {
-        const result = change(this.state, this.freed);
+        const result = change(this.state, freed);
         const entry = this.pendingEntry(scalarsBefore);
-        const freedText = this.freed.takePending();
-        if (freedText) this.appendFreed(freedText);
-        if (entry) this.appendJournal(entry);
+        const freedText = freed.takePending();
+        if (freedText) this.freedLog.append(freedText);
+        if (entry) this.journal.append(entry, this.generation);
         for (const table of tablesOf(this.state)) table.commit();
         this.maybeCompact();
         return result;
@@ -186,9 +129,9 @@ export class RegistryStore {
         this.freshInStep = undefined;
         for (const table of tablesOf(this.state)) table.rollback();
         Object.assign(this.state, scalarsBefore);
-        this.freed.dropPending();
+        freed.dropPending();
         // Undoing the freed blocks' order exactly is not worth the code: re-read it.
-        if (this.freed.touched) this.forgetFreed();
+        if (freed.touched) this.freedLog.forget();
         throw err;
       }
     });
@@ -218,24 +161,18 @@ export class RegistryStore {
     const step = this.lock?.currentStep;
     if (step !== undefined && step === this.freshInStep) return;
     this.refreshRegistry();
-    this.refreshFreed();
+    this.freedLog.refresh(this.state.namespaces.values());
     this.freshInStep = step;
   }
 
   private refreshRegistry(): void {
     const snapshot = statOrNull(this.file);
-    const journal = statOrNull(this.journalFile);
-    if (!sameSignature(this.snapshot, snapshot) || !this.journalContinues(journal)) {
+    const journal = statOrNull(this.journal.file);
+    if (!sameSignature(this.snapshot, snapshot) || !this.journal.continues(journal)) {
       this.reload(snapshot, journal);
       return;
     }
-    if (journal && this.journal && Number(journal.size) !== this.journal.size) this.readJournalTail(Number(journal.size));
-  }
-
-  /** Whether the journal on disk is the one read so far, at most grown. */
-  private journalContinues(st: fs.BigIntStats | null): boolean {
-    if (!st || !this.journal) return st === null && this.journal === null;
-    return st.ino === this.journal.ino && Number(st.size) >= this.journal.wholeBytes;
+    if (this.journal.hasNews(journal)) this.readJournalTail(Number(journal!.size));
   }
 
   private reload(snapshotStat: fs.BigIntStats | null, journalStat: fs.BigIntStats | null): void {
@@ -247,187 +184,51 @@ export class RegistryStore {
       throw new RegistryCorrupt(`${this.file}: ${(err as Error).message}; refusing to guess (move it aside to start afresh)`);
     }
     this.snapshot = signatureOf(snapshotStat);
-    this.journal = null;
-    if (journalStat) {
-      this.journal = { ino: journalStat.ino, wholeBytes: 0, size: 0, generation: -1, entries: 0, lines: 0 };
-      this.readJournalTail(Number(journalStat.size));
-    }
+    this.journal.reset(journalStat);
+    if (journalStat) this.readJournalTail(Number(journalStat.size));
     // Blocks in use are not candidates, whatever the freed log says.
-    for (const n of this.state.namespaces.values()) this.freed.take(n.base);
-    this.freed.touched = false;
+    const freed = this.freedLog.blocks;
+    for (const n of this.state.namespaces.values()) freed.take(n.base);
+    freed.touched = false;
   }
 
   /** Reads and applies the journal from where it was read up to `size`. */
   private readJournalTail(size: number): void {
-    const view = this.journal!;
-    const fromStart = view.wholeBytes === 0;
-    let parsed;
-    try {
-      const text = readFrom(this.journalFile, view.wholeBytes, size);
-      parsed = parseJournal(text, { withHeader: fromStart, firstLine: view.lines + 1, validate: validateOp });
-    } catch (err) {
-      throw new RegistryCorrupt(`${this.journalFile}: ${(err as Error).message}; refusing to guess (move it aside to start afresh)`);
-    }
-    if (fromStart) {
-      if (parsed.generation === undefined) {
-        // Nothing whole yet: an empty file, or a header cut short.
-        view.size = size;
-        return;
-      }
-      if (parsed.generation > this.generation) {
-        throw new JournalAhead(`${this.journalFile} continues generation ${parsed.generation} but ${this.file} is generation ${this.generation}`);
-      }
-      view.generation = parsed.generation;
-    }
-    view.wholeBytes += parsed.wholeBytes;
-    view.size = size;
-    view.lines += parsed.entries.length;
-    // A journal older than the snapshot was folded into it already.
-    if (view.generation !== this.generation) return;
-    view.entries += parsed.entries.length;
-    for (const entry of parsed.entries) this.applyEntry(entry);
+    for (const entry of this.journal.readTail(size, this.generation, this.file)) this.applyEntry(entry);
   }
 
   private applyEntry(entry: JournalEntry): void {
     const tables = new Map(tablesOf(this.state).map((t) => [t.schema.name, t]));
     for (const op of entry.ops) {
       tables.get(op.table)!.replay(op);
-      if (op.table === NAMESPACES.name && 'put' in op) this.freed.take((op.put as NamespaceRecord).base);
+      if (op.table === NAMESPACES.name && 'put' in op) this.freedLog.blocks.take((op.put as NamespaceRecord).base);
     }
     if (entry.set) Object.assign(this.state, entry.set);
   }
 
-  private appendJournal(entry: JournalEntry): void {
-    let fd = -1;
-    let from = -1;
-    try {
-      this.startJournalIfNeeded();
-      const view = this.journal!;
-      // Opened per change, as a path: a state directory gone read-only (or
-      // covered by a read-only bind) refuses it. libuv opens with O_CLOEXEC.
-      // Not O_APPEND: the line goes where the last whole line ends.
-      fd = fs.openSync(this.journalFile, fs.constants.O_WRONLY);
-      if (fs.fstatSync(fd, { bigint: true }).ino !== view.ino) throw new Error('the journal was replaced under the lock');
-      if (view.size !== view.wholeBytes) fs.ftruncateSync(fd, view.wholeBytes);
-      from = view.wholeBytes;
-      const size = from + writeAll(fd, entryLine(entry), from);
-      fs.fdatasyncSync(fd);
-      Object.assign(view, { wholeBytes: size, size, entries: view.entries + 1, lines: view.lines + 1 });
-    } catch (err) {
-      if (from >= 0) {
-        // Cut off whatever part of the line made it, so the journal is what it was.
-        try {
-          fs.ftruncateSync(fd, from);
-        } catch {
-          // Then the next reader takes the partial last line for what it is: not stored.
-        }
-        // Re-read from the last whole line at the next access.
-        this.journal!.size = -1;
-      }
-      throw new SystemError(errnoOf(err), `writing the registry journal in ${this.stateDir}`, { task: 'save its records' });
-    } finally {
-      if (fd >= 0) fs.closeSync(fd);
-    }
-  }
-
-  /** Starts a fresh journal if there is none continuing the current snapshot. */
-  private startJournalIfNeeded(): void {
-    if (this.journal && this.journal.generation === this.generation) return;
-    replaceFile(this.journalFile, headerLine(this.generation));
-    const st = fs.statSync(this.journalFile, { bigint: true });
-    const bytes = Number(st.size);
-    this.journal = { ino: st.ino, wholeBytes: bytes, size: bytes, generation: this.generation, entries: 0, lines: 0 };
-  }
-
-  private forgetFreed(): void {
-    this.freed = new FreedBlocks();
-    this.freedRead = null;
-  }
-
   /** Folds the journal into a new snapshot once that is cheap per change; a failure leaves the journal in charge. */
   private maybeCompact(): void {
-    const view = this.journal;
-    if (!view || view.entries < this.compactAt + 2 * (this.state.namespaces.size + this.state.mounts.size)) return;
+    const entries = this.journal.entries;
+    if (entries < this.compactAt + 2 * (this.state.namespaces.size + this.state.mounts.size)) return;
     const generation = this.generation + 1;
     try {
       replaceFile(this.file, JSON.stringify(documentOf(this.state, generation)));
     } catch {
       // Full or read-only: the journal still holds everything; try again after as many changes.
-      this.compactAt = view.entries + JOURNAL_SLACK;
+      this.compactAt = entries + JOURNAL_SLACK;
       return;
     }
     this.generation = generation;
     this.snapshot = signatureOf(fs.statSync(this.file, { bigint: true }));
     this.compactAt = JOURNAL_SLACK;
     // The old journal is now stale; the next append starts the new one. Start it now if possible.
-    this.journal!.generation = -1;
+    this.journal.markStale();
     try {
-      this.startJournalIfNeeded();
+      this.journal.startIfNeeded(this.generation);
     } catch {
       // The next append starts it.
     }
   }
-
-  private refreshFreed(): void {
-    const st = statOrNull(this.freedFile);
-    if (!st) {
-      if (this.freedRead) this.freed = new FreedBlocks();
-      this.freedRead = null;
-      return;
-    }
-    const size = Number(st.size);
-    if (this.freedRead && this.freedRead.ino === st.ino && this.freedRead.bytes === size) return;
-    let from = 0;
-    if (this.freedRead && this.freedRead.ino === st.ino && this.freedRead.bytes < size) {
-      from = this.freedRead.bytes;
-    } else {
-      this.freed = new FreedBlocks();
-      this.freedRead = { ino: st.ino, bytes: 0, lines: 0 };
-    }
-    const text = readFrom(this.freedFile, from, size);
-    // Only whole lines count; a torn tail is re-read once complete.
-    const end = text.lastIndexOf('\n') + 1;
-    const lines = parseFreedLog(text.slice(0, end), this.freed);
-    this.freedRead = { ino: st.ino, bytes: from + Buffer.byteLength(text.slice(0, end)), lines: (this.freedRead?.lines ?? 0) + lines };
-    for (const n of this.state.namespaces.values()) this.freed.take(n.base);
-    this.freed.touched = false;
-  }
-
-  private appendFreed(text: string): void {
-    try {
-      if (this.freedRead && this.freedRead.lines > COMPACT_FACTOR * (this.freed.size + 256)) {
-        this.compactFreed();
-        return;
-      }
-      appendDurably(this.freedFile, text);
-    } catch (err) {
-      throw new SystemError(errnoOf(err), `writing the registry's freed-block log in ${this.stateDir}`, { task: 'save its records' });
-    }
-    const st = fs.statSync(this.freedFile, { bigint: true });
-    const lines = text.split('\n').length - 1;
-    this.freedRead = { ino: st.ino, bytes: Number(st.size), lines: (this.freedRead?.lines ?? 0) + lines };
-  }
-
-  /**
-   * Rewrites the log with one line per free block, in the same order.
-   * `freed` already holds the pending entries (markFreed applies them);
-   * blocks in use were taken out of it and stay out.
-   */
-  private compactFreed(): void {
-    const text = this.freed
-      .entries()
-      .map(([base, block]) => formatFreedLine(base, block))
-      .join('');
-    replaceFile(this.freedFile, text);
-    const st = fs.statSync(this.freedFile, { bigint: true });
-    this.freedRead = { ino: st.ino, bytes: Number(st.size), lines: this.freed.size };
-  }
-}
-
-function validateOp(table: string, record: unknown, where: string): void {
-  const validate = VALIDATORS[table];
-  if (!validate) throw new Error(`${where} changes an unknown table ${table}`);
-  if (record !== undefined) validate(record, where);
 }
 
 export type { Table };
