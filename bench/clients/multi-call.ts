@@ -7,9 +7,12 @@
 // the wall time of the timed part.
 //
 //   --method Ping | ListUserNamespaces | ListMounts | AllocateUserNamespace |
-//            MakeDirectory | IdmapDirectory | Mount | AttachUnmount
-//     AttachUnmount: IdmapDirectory with AttachTo on a fresh directory, then
-//     Unmount of it; sampled as "IdmapDirectory+AttachTo" and "Unmount".
+//            MakeDirectory | IdmapDirectory | Mount | AttachTo | UnmountAttached
+//     AttachTo: IdmapDirectory with AttachTo on a fresh directory, left
+//     attached; sampled as "IdmapDirectory+AttachTo".
+//     UnmountAttached: Unmount of what AttachTo attached under the same
+//     --parent, one per call; sampled as "Unmount". Run
+//     apart, the two have a daemon CPU figure each.
 //   --hold-namespaces N, --hold-attachments N: before anything else, make N
 //     namespaces (kept open) and N attachments (left attached), print
 //     {"held":true}, and keep them until stdin closes.
@@ -31,7 +34,7 @@ type Samples = Record<string, number[]>;
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 interface Setup {
-  /** A directory the user owns: MakeDirectory's parent, and where AttachUnmount makes its targets. */
+  /** A directory the user owns: MakeDirectory's parent, and where AttachTo makes its targets. */
   parent?: string;
   image?: string;
   destination: string;
@@ -95,11 +98,10 @@ function caller(bus: MessageBus, method: string, setup: Setup, samples: Samples)
         for (const p of partitions) closeQuietly(p[7] as number);
       };
     }
-    case 'AttachUnmount': {
+    case 'AttachTo': {
       const source = sourceFd();
       return async () => {
-        const target = attachTarget(setup, unique());
-        const targetFd = openDir(target);
+        const targetFd = openDir(attachTarget(setup, `attached-${unique()}`));
         try {
           const options = { Mode: new dbus.Variant('s', 'identity'), AttachTo: new dbus.Variant('h', targetFd) };
           const [fd] = (await timed('IdmapDirectory+AttachTo', () => call('IdmapDirectory', 'ha{sv}', [source, options]))) as [number];
@@ -107,6 +109,11 @@ function caller(bus: MessageBus, method: string, setup: Setup, samples: Samples)
         } finally {
           closeQuietly(targetFd);
         }
+      };
+    }
+    case 'UnmountAttached':
+      return async () => {
+        const target = nextAttached(setup);
         const mountedFd = openDir(target);
         try {
           await timed('Unmount', () => call('Unmount', 'ha{sv}', [mountedFd, {}]));
@@ -115,7 +122,6 @@ function caller(bus: MessageBus, method: string, setup: Setup, samples: Samples)
         }
         fs.rmdirSync(target);
       };
-    }
     default:
       throw new Error(`unknown --method ${method}`);
   }
@@ -132,6 +138,19 @@ function attachTarget(setup: Setup, name: string): string {
   const dir = path.join(setup.parent!, 'targets', name);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** Targets AttachTo left attached; shared by every connection of this process. */
+let attached: string[] | undefined;
+
+function nextAttached(setup: Setup): string {
+  if (!attached) {
+    const dir = path.join(setup.parent!, 'targets');
+    attached = fs.readdirSync(dir).filter((name) => name.startsWith('attached-')).map((name) => path.join(dir, name));
+  }
+  const next = attached.shift();
+  if (!next) throw new Error('UnmountAttached: nothing left that AttachTo attached');
+  return next;
 }
 
 /** Makes what the scale benchmark needs to exist: live namespaces (fds kept here) and attachments. */
