@@ -124,9 +124,10 @@ function substitute(text, values, name) {
   return out;
 }
 
-function launcher(node, script) {
+function launcher(node, script, nodeOptions = []) {
   const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return `#!/bin/sh\n# Installed by nsmountd's install-system.js.\nexec ${quote(node)} ${quote(script)} "$@"\n`;
+  const words = [node, ...nodeOptions, script].map(quote).join(' ');
+  return `#!/bin/sh\n# Installed by nsmountd's install-system.js.\nexec ${words} "$@"\n`;
 }
 
 /** Directories of the production dependencies, relative to the repo (node_modules/...). */
@@ -168,7 +169,9 @@ function install(env = process.env, log = () => {}) {
     I.copyTree(path.join(REPO, pkg), path.posix.join(L.appDir, pkg), (rel) => rel === 'node_modules');
   }
 
-  I.write(path.posix.join(L.libexecDir, 'nsmountd'), launcher(L.node, path.posix.join(L.appDir, 'bin', 'nsmountd')), { mode: 0o755 });
+  // The daemon's V8 options (why: src/daemon/node-options.ts).
+  const { DAEMON_NODE_OPTIONS } = require(path.join(REPO, 'dist/src/daemon/node-options.js'));
+  I.write(path.posix.join(L.libexecDir, 'nsmountd'), launcher(L.node, path.posix.join(L.appDir, 'bin', 'nsmountd'), DAEMON_NODE_OPTIONS), { mode: 0o755 });
   if (fs.existsSync(path.join(REPO, 'bin', 'nsmountctl'))) {
     I.write(path.posix.join(L.binDir, 'nsmountctl'), launcher(L.node, path.posix.join(L.appDir, 'bin', 'nsmountctl')), { mode: 0o755 });
   } else {

@@ -14,6 +14,7 @@ import { connectBus, resolveBusAddress, FdPassingUnavailable, type MessageBus } 
 import { callBus, DBUS_DAEMON } from '../bus/bus-call';
 import { CallerDirectory } from '../bus/caller';
 import { Dispatcher } from '../bus/dispatcher';
+import { collectWhenIdle } from './idle-collect';
 import { changeSignals } from '../bus/change-signals';
 import type { ChangeListener } from '../events/changes';
 import { Introspection, BUS_NAME } from '../bus/introspection';
@@ -215,6 +216,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
       }),
   });
   dispatcher.attach();
+  collectWhenIdle({
+    activity: () => ({ lastMs: dispatcher.lastActivity, inFlight: dispatcher.callsInFlight }),
+    gc: (globalThis as { gc?: () => void }).gc,
+  });
   announce = changeSignals(bus, log);
 
   const [reply] = await callBus(bus, {

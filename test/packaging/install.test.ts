@@ -79,7 +79,8 @@ test('paths in the launcher, unit and activation file name the prefix, not DESTD
   t.regex(activation, /^Exec=\/opt\/nsm\/libexec\/nsmountd$/m);
   t.is(
     read(root, '/opt/nsm/libexec/nsmountd'),
-    "#!/bin/sh\n# Installed by nsmountd's install-system.js.\nexec '/usr/bin/node' '/opt/nsm/lib/nsmountd/bin/nsmountd' \"$@\"\n",
+    "#!/bin/sh\n# Installed by nsmountd's install-system.js.\n" +
+      "exec '/usr/bin/node' '--max-semi-space-size=1' '--expose-gc' '/opt/nsm/lib/nsmountd/bin/nsmountd' \"$@\"\n",
   );
   t.is(statSync(join(root, 'opt/nsm/libexec/nsmountd')).mode & 0o777, 0o755);
   for (const text of [unit, activation]) {
