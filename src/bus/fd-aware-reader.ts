@@ -107,10 +107,11 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
       message.type = fixedHeader[1];
       message.flags = fixedHeader[2];
       if (bodyLength > 0 && message.signature) {
-        const bodyBuffer = new DBusBuffer(data, 0, endian, fds, opts);
-        bodyBuffer.readArray(headerSignature[0].child[0], fieldsLength);
-        bodyBuffer.align(3);
-        message.body = bodyBuffer.read(message.signature);
+        // The body continues where the header fields end; its 'h' values
+        // index the fds, known only now that the fields were read.
+        fieldsBuffer.fds = fds;
+        fieldsBuffer.align(3);
+        message.body = fieldsBuffer.read(message.signature);
       }
       deliveringFds = fds;
       fds = [];
