@@ -6,142 +6,117 @@ import { errnoWords } from './errno-words';
 
 export const ERROR_PREFIX = 'org.nsmount.NsMount1.Error.';
 
+/**
+ * Every subclass names its D-Bus error once, in a static `dbusName`;
+ * test/errors.test.ts checks each against the contract's list of errors.
+ */
 export class NsMountError extends Error {
   /** Full D-Bus error name. */
   readonly dbusName: string;
 
-  constructor(shortOrFullName: string, message: string) {
+  /** `dbusName` only re-sends an error under its own name with another message (methods/argument-errors.ts). */
+  constructor(message: string, dbusName?: string) {
     super(message);
     this.name = new.target.name;
-    this.dbusName = shortOrFullName.includes('.') ? shortOrFullName : ERROR_PREFIX + shortOrFullName;
+    const name = dbusName ?? (new.target as { dbusName?: string }).dbusName;
+    if (name === undefined) throw new TypeError(`${new.target.name} has no D-Bus error name`);
+    this.dbusName = name;
   }
 }
 
 /** An argument or option key is malformed; `argument` names it (e.g. "name", "options.Mode"). */
 export class InvalidArgument extends NsMountError {
+  static readonly dbusName = `${ERROR_PREFIX}InvalidArgument`;
+
   constructor(readonly argument: string, reason: string) {
-    super('InvalidArgument', `${argument}: ${reason}`);
+    super(`${argument}: ${reason}`);
   }
 }
 
 /** Refused: by policy, by a failed authentication, or because polkit could not be asked. */
 export class NotAuthorized extends NsMountError {
-  constructor(message: string) {
-    super('NotAuthorized', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NotAuthorized`;
 }
 
 /** Authentication would have granted it, but no authentication agent was there to ask (udisks2's name). */
 export class NotAuthorizedCanObtain extends NsMountError {
-  constructor(message: string) {
-    super('NotAuthorizedCanObtain', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NotAuthorizedCanObtain`;
 }
 
 /** The person closed the authentication dialog (udisks2's name). */
 export class NotAuthorizedDismissed extends NsMountError {
-  constructor(message: string) {
-    super('NotAuthorizedDismissed', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NotAuthorizedDismissed`;
 }
 
 /** polkit answered with a challenge and the caller did not allow interactive authorization. */
 export class InteractiveAuthorizationRequired extends NsMountError {
-  constructor(message: string) {
-    super('org.freedesktop.DBus.Error.InteractiveAuthorizationRequired', message);
-  }
+  static readonly dbusName = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired';
 }
 
 export class QuotaExceeded extends NsMountError {
-  constructor(message: string) {
-    super('QuotaExceeded', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}QuotaExceeded`;
 }
 
 export class RangeExhausted extends NsMountError {
-  constructor(message: string) {
-    super('RangeExhausted', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}RangeExhausted`;
 }
 
 export class NameExists extends NsMountError {
-  constructor(message: string) {
-    super('NameExists', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NameExists`;
 }
 
 /** A passed fd is of the wrong kind; `argument` names it and the message says what was received. */
 export class BadFileDescriptor extends NsMountError {
+  static readonly dbusName = `${ERROR_PREFIX}BadFileDescriptor`;
+
   constructor(readonly argument: string, reason: string) {
-    super('BadFileDescriptor', `${argument}: ${reason}`);
+    super(`${argument}: ${reason}`);
   }
 }
 
 export class NotSupported extends NsMountError {
-  constructor(message: string) {
-    super('NotSupported', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NotSupported`;
 }
 
 export class NotOwner extends NsMountError {
-  constructor(message: string) {
-    super('NotOwner', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NotOwner`;
 }
 
 export class NotEmpty extends NsMountError {
-  constructor(message: string) {
-    super('NotEmpty', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NotEmpty`;
 }
 
 export class AlreadyMounted extends NsMountError {
-  constructor(message: string) {
-    super('AlreadyMounted', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}AlreadyMounted`;
 }
 
 export class WrongNamespace extends NsMountError {
-  constructor(message: string) {
-    super('WrongNamespace', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}WrongNamespace`;
 }
 
 export class Exists extends NsMountError {
-  constructor(message: string) {
-    super('Exists', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}Exists`;
 }
 
 export class NotFound extends NsMountError {
-  constructor(message: string) {
-    super('NotFound', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NotFound`;
 }
 
 export class BadImage extends NsMountError {
-  constructor(message: string) {
-    super('BadImage', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}BadImage`;
 }
 
 export class UnsupportedFileSystem extends NsMountError {
-  constructor(message: string) {
-    super('UnsupportedFileSystem', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}UnsupportedFileSystem`;
 }
 
 export class NoMountablePartition extends NsMountError {
-  constructor(message: string) {
-    super('NoMountablePartition', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}NoMountablePartition`;
 }
 
 /** The daemon is shutting down or otherwise cannot take the call now. */
 export class Unavailable extends NsMountError {
-  constructor(message: string) {
-    super('Unavailable', message);
-  }
+  static readonly dbusName = `${ERROR_PREFIX}Unavailable`;
 }
 
 /**
@@ -149,6 +124,7 @@ export class Unavailable extends NsMountError {
  * (operation and errno name); a caller gets `forPerson` instead.
  */
 export class SystemError extends NsMountError {
+  static readonly dbusName = `${ERROR_PREFIX}System`;
   readonly errno: number;
   readonly code: string;
   /** What nsmountd was doing, phrased to follow "could not", e.g. "save its records". */
@@ -156,7 +132,7 @@ export class SystemError extends NsMountError {
 
   constructor(errno: number, operation: string, opts: { task?: string } = {}) {
     const code = errnoName(errno);
-    super('System', `${operation}: ${code}`);
+    super(`${operation}: ${code}`);
     this.errno = Math.abs(errno);
     this.code = code;
     this.task = opts.task ?? 'complete the request';

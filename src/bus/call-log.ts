@@ -36,5 +36,5 @@ export interface ErrorReply {
 export function errorReplyFor(err: unknown): ErrorReply {
   if (err instanceof SystemError) return { name: err.dbusName, text: err.forPerson, detail: err.message, unexpected: false };
   if (err instanceof NsMountError || err instanceof BusError) return { name: err.dbusName, text: err.message, unexpected: false };
-  return { name: 'org.nsmount.NsMount1.Error.System', text: 'internal error; see the nsmountd log', unexpected: true };
+  return { name: SystemError.dbusName, text: 'internal error; see the nsmountd log', unexpected: true };
 }

@@ -103,7 +103,7 @@ export interface ContractProperty {
   access: string;
 }
 
-/** A small reader for our own contract file: methods with args, and properties. */
+/** A small reader for our own contract file: methods with args, properties, and the full names of the errors it documents. */
 export function readContract(xml: string): { methods: ContractMethod[]; properties: ContractProperty[]; errors: string[] } {
   const iface = managerInterfaceXml(xml).replace(/<!--[\s\S]*?-->/g, '');
   const methods: ContractMethod[] = [];
@@ -123,7 +123,7 @@ export function readContract(xml: string): { methods: ContractMethod[]; properti
     const attr = (n: string) => new RegExp(`${n}="([^"]*)"`).exec(p[1])?.[1] ?? '';
     return { name: attr('name'), type: attr('type'), access: attr('access') };
   });
-  // Error names are documented in the contract's comments.
-  const errors = [...new Set([...xml.matchAll(/org\.nsmount\.NsMount1\.Error\.([A-Za-z]+)/g)].map((e) => e[1]))];
+  // Error names are documented in the contract's comments: nsmountd's own and the standard ones it sends.
+  const errors = [...new Set([...xml.matchAll(/\borg\.(?:nsmount\.NsMount1|freedesktop\.DBus)\.Error\.[A-Za-z]+/g)].map((e) => e[0]))];
   return { methods, properties, errors };
 }

@@ -2,7 +2,7 @@
 // "userNamespace"); a D-Bus caller needs the name from the contract
 // ("options.AttachTo"). This rewrites the message of a refusal and keeps
 // its D-Bus error name.
-import { NsMountError } from '../errors';
+import { NsMountError, SystemError } from '../errors';
 
 /**
  * Runs `fn`; an NsMountError it throws is re-thrown with its message
@@ -18,7 +18,7 @@ export function asArgument<T>(argument: string, fn: () => T, domainNames: string
 }
 
 export function renameArgument(err: unknown, argument: string, domainNames: string[] = []): unknown {
-  if (!(err instanceof NsMountError) || err.dbusName.endsWith('.System')) return err;
+  if (!(err instanceof NsMountError) || err instanceof SystemError) return err;
   if (err.message.startsWith(`${argument}: `)) return err;
   let text = err.message;
   for (const name of domainNames) {
@@ -27,5 +27,5 @@ export function renameArgument(err: unknown, argument: string, domainNames: stri
       break;
     }
   }
-  return new NsMountError(err.dbusName, `${argument}: ${text}`);
+  return new NsMountError(`${argument}: ${text}`, err.dbusName);
 }
