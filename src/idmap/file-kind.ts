@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { BadFileDescriptor, SystemError } from '../errors';
 import { Errno } from '../native/errno';
 
-export function describeFileKind(stats: fs.Stats): string {
+export function describeFileKind(stats: fs.Stats | fs.BigIntStats): string {
   if (stats.isDirectory()) return 'a directory';
   if (stats.isFile()) return 'a regular file';
   if (stats.isSocket()) return 'a socket';

@@ -4,10 +4,10 @@
 import fs from 'node:fs';
 import { BadFileDescriptor } from '../errors';
 import { fdStatusFlags } from '../native/fd';
+import { O_PATH } from '../native/flags';
+import { describeFileKind } from '../idmap/file-kind';
 
 const ARGUMENT = 'image';
-// Not in Node's os.constants; this value holds on x86, arm and most others.
-const O_PATH = 0o10000000;
 const O_ACCMODE = 0o3;
 const O_WRONLY = 0o1;
 const O_RDONLY = 0o0;
@@ -18,15 +18,6 @@ export interface ImageFdInfo {
   readOnly: boolean;
   /** st_size for files; undefined for block devices (libblkid asks the device). */
   sizeBytes?: bigint;
-}
-
-function kindOf(stat: fs.BigIntStats): string {
-  if (stat.isDirectory()) return 'a directory';
-  if (stat.isFIFO()) return 'a pipe';
-  if (stat.isSocket()) return 'a socket';
-  if (stat.isCharacterDevice()) return 'a character device';
-  if (stat.isSymbolicLink()) return 'a symbolic link';
-  return 'an unknown kind of file';
 }
 
 export function inspectImageFd(fd: number): ImageFdInfo {
@@ -47,5 +38,5 @@ export function inspectImageFd(fd: number): ImageFdInfo {
     return { kind: 'file', readOnly: (flags & O_ACCMODE) === O_RDONLY, sizeBytes: stat.size };
   }
   if (stat.isBlockDevice()) return { kind: 'block-device', readOnly: (flags & O_ACCMODE) === O_RDONLY };
-  throw new BadFileDescriptor(ARGUMENT, `expected a regular file or block device, got ${kindOf(stat)}`);
+  throw new BadFileDescriptor(ARGUMENT, `expected a regular file or block device, got ${describeFileKind(stat)}`);
 }
