@@ -1,16 +1,17 @@
 // nsmountd: wires configuration, the registry, the kernel probes, polkit and
 // the bus together, and owns the process lifecycle (signals, idle exit,
 // losing the bus).
-import fs from 'node:fs';
 import dbus from 'dbus-next';
 import { parseDaemonArgs, USAGE, UsageError, type DaemonArgs } from './args';
 import { packageVersion, machineId } from './version';
-import { packageFile } from './paths';
+import { chooseBus } from './choose-bus';
+import { requestBusName, releaseBusName } from './bus-name';
+import { startRecords, startReclaimSweep } from './records';
 import { detectFeatures } from './features';
 import { managerProperties } from './properties';
 import { buildMethods } from './methods';
-import { createLogger, type Logger } from '../log';
-import { connectBus, resolveBusAddress, FdPassingUnavailable, type MessageBus } from '../bus/connection';
+import { createLogger } from '../log';
+import { connectBus, FdPassingUnavailable, type MessageBus } from '../bus/connection';
 import { callBus, DBUS_DAEMON } from '../bus/bus-call';
 import { CallerDirectory } from '../bus/caller';
 import { Dispatcher } from '../bus/dispatcher';
@@ -22,57 +23,15 @@ import { PolkitAuthority } from '../polkit/authority';
 import { RegistryStore } from '../registry/store';
 import { ensurePrivateStateDirectory } from '../registry/state-dir';
 import { prepareMountLocking } from '../mounts/lock';
-import { UserNamespaceAllocator } from '../userns/allocator';
-import { Exclusions } from '../userns/exclusions';
 import { containerCallerRefusal } from '../userns/container-caller';
 import { nsswitchWarningOfFile } from '../userns/nsswitch';
-import { Attachments } from '../mounts/attachments';
 import { loadConfig, ConfigError, type Config } from '../config';
-import { startEmbeddedStack, systemBusReachable, type EmbeddedStack } from '../stack/embedded';
 import { SystemError } from '../errors';
 import { lockStateDirectory, AlreadyRunning, type InstanceLock } from './instance-lock';
-
-const REQUEST_NAME_DO_NOT_QUEUE = 0x4;
-const PRIMARY_OWNER = 1;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`nsmountd: ${message}\n`);
   process.exit(code);
-}
-
-async function chooseBus(args: DaemonArgs, log: Logger, stateDir: string): Promise<{ address: string; embedded?: EmbeddedStack }> {
-  if (args.address) return { address: args.address };
-  if (!args.embedded && (process.env.DBUS_SYSTEM_BUS_ADDRESS || (await systemBusReachable()))) {
-    return { address: resolveBusAddress() };
-  }
-  const runtimeDir = `${stateDir.replace(/\/+$/, '')}-embedded`;
-  fs.mkdirSync(runtimeDir, { recursive: true, mode: 0o755 });
-  fs.chmodSync(runtimeDir, 0o755);
-  const embedded = await startEmbeddedStack({
-    runtimeDir,
-    policyFiles: [packageFile('dbus/org.nsmount.NsMount1.conf')],
-    actionFiles: [packageFile('polkit/org.nsmount.policy')],
-    // Administrators widen the defaults with rules, embedded or not.
-    hostRules: true,
-    log,
-  });
-  process.stdout.write(
-    `nsmountd: no system bus is running, so an embedded one was started with its own polkitd.\n` +
-      `  DBUS_SYSTEM_BUS_ADDRESS=${embedded.address}\n` +
-      `  try: gdbus call --address '${embedded.address}' --dest ${BUS_NAME} --object-path /org/nsmount/NsMount1 ` +
-      `--method org.nsmount.NsMount1.Manager.AllocateUserNamespace demo 0 '{}'\n`,
-  );
-  return { address: embedded.address, embedded };
-}
-
-/** The pid of the process owning name on this bus, when the bus will tell. */
-async function ownerPid(bus: MessageBus, name: string): Promise<number | undefined> {
-  try {
-    const [pid] = await callBus(bus, { ...DBUS_DAEMON, member: 'GetConnectionUnixProcessID', signature: 's', body: [name] });
-    return typeof pid === 'number' ? pid : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export async function runDaemon(argv: string[]): Promise<void> {
@@ -145,34 +104,8 @@ export async function runDaemon(argv: string[]): Promise<void> {
   }
   // Changes become bus signals once there is a bus; those of start-up reach nobody anyway.
   let announce: ChangeListener = () => {};
-  const changes: ChangeListener = (event) => announce(event);
-  const allocator = new UserNamespaceAllocator({
-    changes,
-    store,
-    pool: { first: config.pool.first, last: config.pool.last },
-    quotaPerUid: config.pool.quotaPerUid,
-    reuseAcrossUsers: config.pool.reuseAcrossUsers,
-    setgroups: config.pool.setgroups,
-    exclusions: new Exclusions(),
-    log,
-  });
-  try {
-    const reclaimed = allocator.sweep();
-    if (reclaimed) log.info({ reclaimed }, 'reclaimed blocks of namespaces that ended while nsmountd was away');
-  } catch (err) {
-    // A full or read-only state directory: allocations will fail with a
-    // clear error, but listing and everything that records nothing still
-    // works, and the periodic sweep tries again. Not starting helps no one.
-    log.warn({ err: err instanceof SystemError ? err.message : err }, 'could not sweep for reclaimable blocks at start; will retry');
-  }
-  const attachments = new Attachments({ store, log, limitPerUid: config.mounts.attachmentsPerUid, changes });
-  try {
-    log.info(attachments.reconcile(), 'reconciled attachments with mountinfo');
-  } catch (err) {
-    // Stale entries are harmless (Unmount verifies the mount id); refusing to start is not.
-    // A failed registry write (full or read-only state directory) is expected, not a bug: no stack.
-    log.warn({ err: err instanceof SystemError ? err.message : err }, 'could not reconcile attachments with mountinfo; keeping the recorded ones');
-  }
+  const records = startRecords({ store, config, log, changes: (event) => announce(event) });
+  const { allocator, attachments } = records;
 
   const { address, embedded } = await chooseBus(args, log, stateDir);
   let bus: MessageBus;
@@ -222,35 +155,15 @@ export async function runDaemon(argv: string[]): Promise<void> {
   });
   announce = changeSignals(bus, log);
 
-  const [reply] = await callBus(bus, {
-    ...DBUS_DAEMON,
-    member: 'RequestName',
-    signature: 'su',
-    body: [BUS_NAME, REQUEST_NAME_DO_NOT_QUEUE],
-  });
-  if (reply !== PRIMARY_OWNER) {
-    const owner = await ownerPid(bus, BUS_NAME);
+  const name = await requestBusName(bus);
+  if (!name.owned) {
     bus.disconnect();
     await embedded?.stop();
-    fail(`already running (pid ${owner ?? 'unknown'}): ${BUS_NAME} is already owned on ${address}`);
+    fail(`already running (pid ${name.ownerPid ?? 'unknown'}): ${BUS_NAME} is already owned on ${address}`);
   }
   log.info({ address, stateDir, version: packageVersion() }, 'nsmountd ready');
 
-  const reclaimTimer = setInterval(() => {
-    try {
-      const freed = allocator.sweep();
-      if (freed) log.debug({ freed }, 'reclaim sweep');
-    } catch (err) {
-      log.warn({ err }, 'reclaim sweep failed');
-    }
-    // Attachments unmounted behind our back are announced by this sweep at the latest.
-    try {
-      if (attachments.list().length > 0) attachments.reconcile();
-    } catch (err) {
-      log.warn({ err }, 'reconciling attachments failed');
-    }
-  }, config.pool.reclaimIntervalSec * 1000);
-  reclaimTimer.unref();
+  const reclaimTimer = startReclaimSweep(records, { intervalSec: config.pool.reclaimIntervalSec, log });
 
   let stopping = false;
   const shutdown = async (reason: string, code: number, busGone = false) => {
@@ -268,7 +181,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     if (!busGone) {
       await dispatcher.drain();
       try {
-        await callBus(bus, { ...DBUS_DAEMON, member: 'ReleaseName', signature: 's', body: [BUS_NAME] });
+        await releaseBusName(bus);
       } catch (err) {
         // The bus may already be gone.
         log.debug({ err }, 'could not release the bus name');
