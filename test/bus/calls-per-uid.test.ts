@@ -7,24 +7,22 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { runAsUser } from '../helpers/as-user';
 import { callAs } from '../helpers/call';
 import { PACKAGE_ROOT } from '../helpers/paths';
 import { alice, bob } from '../helpers/users';
 
 const CLIENT = path.join(PACKAGE_ROOT, 'dist/test/clients/parallel-calls.js');
-let stack: TestStack;
 let gateDir: string;
 
+const stack = useTestStack({ config: '[daemon]\ncalls_per_uid = 2\n' });
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack({ config: '[daemon]\ncalls_per_uid = 2\n' });
   gateDir = path.join(stack.baseDir, 'gates');
   fs.mkdirSync(gateDir, { mode: 0o755 });
   fs.chownSync(gateDir, alice.uid, alice.gid);
 });
-test.after.always(() => stack?.stop());
 
 rootTest('a uid past calls_per_uid gets QuotaExceeded at once, and its calls in flight finish', async (t) => {
   const gate = path.join(gateDir, 'open');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import dbus from 'dbus-next';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v } from '../helpers/call';
 import { alice, bob } from '../helpers/users';
 import { makeExt4 } from '../helpers/images';
@@ -24,7 +24,6 @@ interface Signal {
   id: bigint;
 }
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let image: string;
 const seen: Signal[] = [];
@@ -35,7 +34,13 @@ test.before(async () => {
   if (rootSkipReason) return;
   dirs = makeImageDirs();
   image = place(makeExt4(dirs.base, 'photos.ext4', { sizeMiB: 8, label: 'Photos', files: { 'a.txt': 'a\n' } }), dirs.trusted);
-  stack = await startTestStack({ config: `${dirs.config}[pool]\nreclaim_interval_sec = 1\n` });
+});
+test.after.always(async () => {
+  bobsMonitor?.kill();
+});
+const stack = useTestStack(() => ({ config: `${dirs.config}[pool]\nreclaim_interval_sec = 1\n` }));
+test.before(async () => {
+  if (rootSkipReason) return;
   stack.connection.on('message', (msg: dbus.Message) => {
     if (msg.type !== dbus.MessageType.SIGNAL || msg.interface !== MANAGER_INTERFACE) return;
     const [ownerUid, id] = msg.body as [number, bigint];
@@ -62,8 +67,6 @@ test.before(async () => {
   await waitFor("bob's monitor to subscribe", () => bobsView.includes('Monitoring signals'));
 });
 test.after.always(async () => {
-  bobsMonitor?.kill();
-  await stack?.stop();
   if (dirs) removeTree(dirs.base);
 });
 

@@ -3,18 +3,13 @@
 // Such a call used to vanish inside the fd-aware reader: no reply, so the
 // caller waited out its timeout, and no log line.
 import test from 'ava';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { rawCallAs } from '../helpers/raw-call';
 import { alice } from '../helpers/users';
 import { MANAGER_INTERFACE, SERVICE_NAME, SERVICE_PATH } from '../helpers/paths';
 
-let stack: TestStack;
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack();
-});
-test.after.always(() => stack?.stop());
+const stack = useTestStack();
 
 const FD_INDEX_0 = '00000000';
 

@@ -1,28 +1,22 @@
 // The portable-home flow (idmap --attach, unmount) and image attachment
 // (mount --attach), as an unprivileged user.
-import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { alice, bob } from '../helpers/users';
 import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { userDirectory } from '../helpers/user-dirs';
 import { makeExt4 } from '../helpers/images';
 import { runAsUser } from '../helpers/as-user';
 
-let stack: TestStack;
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack({
-    rules: `polkit.addRule(function (action, subject) {
-      // Images in a user's own directory are untrusted; this test trusts alice with them.
-      if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
-      if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${bob.name}") return polkit.Result.AUTH_ADMIN;
-    });`,
-  });
+const stack = useTestStack({
+  rules: `polkit.addRule(function (action, subject) {
+    // Images in a user's own directory are untrusted; this test trusts alice with them.
+    if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "${alice.name}") return polkit.Result.YES;
+    if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${bob.name}") return polkit.Result.AUTH_ADMIN;
+  });`,
 });
-test.after.always(() => stack?.stop());
 
 rootTest('idmap --attach attaches a home read-write for its owner, and unmount detaches it', async (t) => {
   const home = userDirectory(stack.baseDir, alice, 'portable-home');

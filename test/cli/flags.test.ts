@@ -1,11 +1,10 @@
 // The flags issue #11 asked for and the wording of refusals, as an
 // unprivileged user: idmap's portable-home default and --userns, mount
 // --read-write, and errors that name what the user typed (or JSON).
-import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { alice, bob } from '../helpers/users';
 import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { userDirectory } from '../helpers/user-dirs';
@@ -16,14 +15,9 @@ import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 const FOREIGN = 2147352576;
 
-let stack: TestStack;
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack({
-    rules: allowUntrustedImages(alice),
-  });
+const stack = useTestStack({
+  rules: allowUntrustedImages(alice),
 });
-test.after.always(() => stack?.stop());
 
 /** A foreign-owned home below a directory of alice's, with one file of its owner's. */
 async function foreignHome(name: string): Promise<string> {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { userDirectory } from '../helpers/user-dirs';
@@ -15,18 +15,16 @@ import { buildRootfsTarball } from '../helpers/rootfs';
 
 const FOREIGN = 2147352576;
 
-let stack: TestStack;
 let home: string;
 let tarball: string;
 
+const stack = useTestStack();
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack();
   home = userDirectory(stack.baseDir, alice, 'alice-home');
   tarball = buildRootfsTarball(home);
   fs.chownSync(tarball, alice.uid, alice.gid);
 });
-test.after.always(() => stack?.stop());
 
 function asAlice(file: string): string {
   fs.chownSync(file, alice.uid, alice.gid);

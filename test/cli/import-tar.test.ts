@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice, bob } from '../helpers/users';
 import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { userDirectory } from '../helpers/user-dirs';
@@ -10,14 +10,13 @@ import { buildRootfsTarball, ROOTFS_ENTRIES, HARD_LINK, type RootfsEntry } from 
 
 const FOREIGN = 2147352576;
 
-let stack: TestStack;
 let tarball: string;
 let imported: string;
 let importResult: { code: number | null; stdout: string; stderr: string };
 
+const stack = useTestStack();
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack();
   const home = userDirectory(stack.baseDir, alice, 'alice-home');
   // Only alice may read the archive: the namespace's root must not need to.
   tarball = buildRootfsTarball(home);
@@ -26,7 +25,6 @@ test.before(async () => {
   imported = path.join(home, 'rootfs');
   importResult = await nsmountctl(alice, stack.address, ['import-tar', tarball, imported]);
 });
-test.after.always(() => stack?.stop());
 
 rootTest('import-tar succeeds as an unprivileged user and warns once per device node', (t) => {
   t.is(importResult.code, 0, importResult.stderr);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { nsmountctl, isOneLineError, NSMOUNTCTL_BIN } from '../helpers/nsmountctl';
 import { runAsUser } from '../helpers/as-user';
@@ -19,15 +19,14 @@ import { allowUntrustedImages } from '../helpers/polkit-rules';
 
 const FOREIGN = 2147352576;
 
-let stack: TestStack;
 let home: string;
 let rootfs: string;
 
+const stack = useTestStack({
+  rules: allowUntrustedImages(alice),
+});
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack({
-    rules: allowUntrustedImages(alice),
-  });
   home = userDirectory(stack.baseDir, alice, 'alice-home');
   const tarball = buildMinimalRootfsTarball(home);
   fs.chownSync(tarball, alice.uid, alice.gid);
@@ -35,7 +34,6 @@ test.before(async () => {
   const imported = await nsmountctl(alice, stack.address, ['import-tar', tarball, rootfs]);
   if (imported.code !== 0) throw new Error(`import-tar failed: ${imported.stderr}`);
 });
-test.after.always(() => stack?.stop());
 
 const run = (args: string[], input?: string) => nsmountctl(alice, stack.address, ['run', '--rootfs', rootfs, ...args], { input });
 

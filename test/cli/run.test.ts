@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { nsmountctl, isOneLineError, NSMOUNTCTL_BIN } from '../helpers/nsmountctl';
 import { userDirectory } from '../helpers/user-dirs';
@@ -11,13 +11,12 @@ import { buildRootfsTarball } from '../helpers/rootfs';
 
 const FOREIGN = 2147352576;
 
-let stack: TestStack;
 let rootfs: string;
 let shared: string;
 
+const stack = useTestStack();
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack();
   const home = userDirectory(stack.baseDir, alice, 'alice-home');
   const tarball = buildRootfsTarball(home);
   fs.chownSync(tarball, alice.uid, alice.gid);
@@ -27,7 +26,6 @@ test.before(async () => {
   shared = userDirectory(stack.baseDir, alice, 'shared');
   fs.writeFileSync(path.join(shared, 'greeting'), 'hello from the host\n', { mode: 0o644 });
 });
-test.after.always(() => stack?.stop());
 
 const run = (args: string[], input?: string) => nsmountctl(alice, stack.address, ['run', '--rootfs', rootfs, ...args], { input });
 

@@ -1,21 +1,19 @@
 import test from 'ava';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { nsmountctl } from '../helpers/nsmountctl';
 import { holdNamespaces } from '../helpers/holder';
 import { connect, type NsMountClient } from '../../src/client';
 
-let stack: TestStack;
 let root: NsMountClient;
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack();
-  root = await connect({ address: stack.address });
-});
 test.after.always(async () => {
   root?.close();
-  await stack?.stop();
+});
+const stack = useTestStack();
+test.before(async () => {
+  if (rootSkipReason) return;
+  root = await connect({ address: stack.address });
 });
 
 rootTest.serial('status --json parses and matches ListUserNamespaces for the same user', async (t) => {

@@ -2,18 +2,16 @@
 // clear line on stderr and never a stack trace.
 import test from 'ava';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { COMMANDS } from '../../src/cli/main';
 
-let stack: TestStack;
 test.before(async () => {
   if (rootSkipReason) return;
   // A bus and polkitd, but no nsmountd.
-  stack = await startTestStack({ daemon: false });
 });
-test.after.always(() => stack?.stop());
+const stack = useTestStack(() => ({ daemon: false }));
 
 const fails = test.macro<[string[], number, RegExp]>({
   async exec(t, args, code, message) {

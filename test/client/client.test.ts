@@ -1,19 +1,17 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { connect, InvalidArgument, NameExists, NsMountDBusError, OwnedFd, type NsMountClient } from '../../src/client';
 
-let stack: TestStack;
 let client: NsMountClient;
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack();
-  client = await connect({ address: stack.address });
-});
 test.after.always(async () => {
   client?.close();
-  await stack?.stop();
+});
+const stack = useTestStack();
+test.before(async () => {
+  if (rootSkipReason) return;
+  client = await connect({ address: stack.address });
 });
 
 rootTest('allocateUserNamespace returns an OwnedFd of a user namespace that `using` closes', async (t) => {

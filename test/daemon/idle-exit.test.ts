@@ -4,14 +4,13 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { holdNamespaces } from '../helpers/holder';
 import { callAs } from '../helpers/call';
 import { alice } from '../helpers/users';
 import { NSMOUNTD_BIN } from '../helpers/paths';
 import { nameHasOwner } from '../../src/stack/bus-connection';
 
-let stack: TestStack;
 let servicesDir: string;
 
 test.before(async () => {
@@ -21,10 +20,9 @@ test.before(async () => {
   fs.chmodSync(scratch, 0o755);
   servicesDir = path.join(scratch, 'services');
   fs.mkdirSync(servicesDir, { mode: 0o755 });
-  stack = await startTestStack({ config: '[daemon]\nidle_timeout_sec = 1\n', serviceDirs: [servicesDir] });
 });
+const stack = useTestStack(() => ({ config: '[daemon]\nidle_timeout_sec = 1\n', serviceDirs: [servicesDir] }));
 test.after.always(async () => {
-  await stack?.stop();
   if (servicesDir) fs.rmSync(path.dirname(servicesDir), { recursive: true, force: true });
 });
 

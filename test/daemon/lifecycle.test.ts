@@ -1,22 +1,13 @@
-import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { holdNamespaces } from '../helpers/holder';
 import { callAs } from '../helpers/call';
 import { runAsUser } from '../helpers/as-user';
 import { alice, bob, carol, dave } from '../helpers/users';
 
-let stack: TestStack;
-
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack();
-});
-test.after.always(async () => {
-  await stack?.stop();
-});
+const stack = useTestStack();
 
 rootTest.serial('Introspect serves the contract file', async (t) => {
   const r = await callAs(alice, stack.address, 'Introspect', '', [], {});

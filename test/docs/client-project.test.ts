@@ -8,8 +8,8 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { runAsUser } from '../helpers/as-user';
 import { userDirectory } from '../helpers/user-dirs';
@@ -25,12 +25,7 @@ function example(name: string): string {
 // npm and a whole tsc run take seconds alone, minutes on a loaded 2-core machine.
 const SLOW_STEP_MS = 170_000;
 
-let stack: TestStack;
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack();
-});
-test.after.always(() => stack?.stop());
+const stack = useTestStack();
 
 function chownTree(dir: string): void {
   execFileSync('chown', ['-R', '-h', `${alice.uid}:${alice.gid}`, dir]);

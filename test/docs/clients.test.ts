@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { runAsUser, type RunResult } from '../helpers/as-user';
 import { userDirectory } from '../helpers/user-dirs';
@@ -26,27 +26,30 @@ function examples(): Map<string, Example> {
   return found;
 }
 
-let stack: TestStack;
+const cleanups: Array<() => void> = [];
 let workDir: string;
 /** A trusted image for the desktop example. */
 let image: string;
+/** The configured, trusted image directory. */
+let images: string;
 test.before(async () => {
   if (rootSkipReason) return;
-  const images = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-docs-images-'));
+  images = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-docs-images-'));
   fs.chmodSync(images, 0o755);
   image = path.join(images, 'photos.ext4');
   fs.renameSync(makeExt4(images, 'built.ext4', { sizeMiB: 8, label: 'Photos', files: { 'photo.txt': 'a photo\n' } }), image);
   fs.chmodSync(image, 0o644);
-  stack = await startTestStack({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` });
+});
+const stack = useTestStack(() => ({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` }));
+test.before(async () => {
+  if (rootSkipReason) return;
   cleanups.push(() => removeTree(images));
   workDir = userDirectory(stack.baseDir, alice, 'docs');
   // `import ... from 'nsmountd'` resolves to this checkout.
   fs.mkdirSync(path.join(workDir, 'node_modules'));
   fs.symlinkSync(PACKAGE_ROOT, path.join(workDir, 'node_modules/nsmountd'));
 });
-const cleanups: Array<() => void> = [];
 test.after.always(async () => {
-  await stack?.stop();
   for (const cleanup of cleanups) cleanup();
 });
 

@@ -5,7 +5,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { runAsUser } from '../helpers/as-user';
 import { userDirectory } from '../helpers/user-dirs';
@@ -23,19 +23,17 @@ function readmeBlock(): string {
   return m[1];
 }
 
-let stack: TestStack;
 let binDir: string;
-test.before(async () => {
+const stack = useTestStack({
+  // disk.img sits in the user's home, so it is untrusted: "allowed by polkit".
+  rules: allowUntrustedImages(alice),
+});
+test.before(() => {
   if (rootSkipReason) return;
-  stack = await startTestStack({
-    // disk.img sits in the user's home, so it is untrusted: "allowed by polkit".
-    rules: allowUntrustedImages(alice),
-  });
   // nsmountctl on the PATH, as an installation puts it there.
   binDir = userDirectory(stack.baseDir, alice, 'bin');
   fs.symlinkSync(path.join(PACKAGE_ROOT, 'bin/nsmountctl'), path.join(binDir, 'nsmountctl'));
 });
-test.after.always(() => stack?.stop());
 
 /** A home with what the block takes for granted: rootfs.tar, a portable home, disk.img. */
 function prepareHome(name: string): string {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { v } from '../helpers/call';
 import { CALL_CLIENT } from '../helpers/paths';
 import { bob } from '../helpers/users';
@@ -19,24 +19,24 @@ import { makeExt4, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images'
 import { removeTree } from '../helpers/cleanup';
 import { busNamesOfPid, holdRegistryLock, logEntries, mountsBelow, nameHasOwner, readRegistry, waitFor, waitsForRegistryLock } from './fixture';
 
-let stack: TestStack;
 let work: string;
 let image: string;
+/** The configured, trusted image directory. */
+let images: string;
 
 test.before(async () => {
   if (rootSkipReason) return;
   work = tempDir('nsmountd-leaves-');
   fs.chmodSync(work, 0o755);
-  const images = path.join(work, 'images');
+  images = path.join(work, 'images');
   fs.mkdirSync(images, { mode: 0o755 });
   image = makeExt4(work, 'leaves.ext4', { sizeMiB: 8, files: { 'hello.txt': 'x\n' } });
   fs.renameSync(image, (image = path.join(images, 'leaves.ext4')));
   fs.mkdirSync(path.join(work, 'bob'));
   fs.chownSync(path.join(work, 'bob'), bob.uid, bob.gid);
-  stack = await startTestStack({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` });
 });
+const stack = useTestStack(() => ({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` }));
 test.after.always(async () => {
-  await stack?.stop();
   if (work) removeTree(work);
 });
 

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { v } from '../helpers/call';
 import { CALL_CLIENT } from '../helpers/paths';
 import { bob } from '../helpers/users';
@@ -22,10 +22,14 @@ import { makeExt4, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images'
 import { removeTree } from '../helpers/cleanup';
 import { busNamesOfPid, logEntries, mountsBelow, nameHasOwner, readRegistry, waitFor } from './fixture';
 
-let stack: TestStack;
+// The loop is bounded below polkit.spawn's own 10 s timeout, so a test
+// that dies before releasing it cannot wedge polkitd for long.
+const hold = `touch "$0/in-check"; i=0; while [ ! -e "$0/release" ] && [ $i -lt 800 ]; do sleep 0.01; i=$((i+1)); done`;
 let gate: string;
 let work: string;
 let image: string;
+/** The configured, trusted image directory. */
+let images: string;
 
 test.before(async () => {
   if (rootSkipReason) return;
@@ -34,28 +38,26 @@ test.before(async () => {
   fs.chmodSync(gate, 0o777);
   work = tempDir('nsmountd-vanish-');
   fs.chmodSync(work, 0o755);
-  const images = path.join(work, 'images');
+  images = path.join(work, 'images');
   fs.mkdirSync(images, { mode: 0o755 });
   image = makeExt4(work, 'vanish.ext4', { sizeMiB: 8, files: { 'hello.txt': 'x\n' } });
   fs.renameSync(image, (image = path.join(images, 'vanish.ext4')));
   fs.mkdirSync(path.join(work, 'bob'));
   fs.chownSync(path.join(work, 'bob'), bob.uid, bob.gid);
-  // The loop is bounded below polkit.spawn's own 10 s timeout, so a test
-  // that dies before releasing it cannot wedge polkitd for long.
-  const hold = `touch "$0/in-check"; i=0; while [ ! -e "$0/release" ] && [ $i -lt 800 ]; do sleep 0.01; i=$((i+1)); done`;
-  stack = await startTestStack({
-    config: `[images]\ndirectories = [${JSON.stringify(images)}]\n`,
-    rules: `polkit.addRule(function (action, subject) {
-      if (subject.user == "nsmtest-bob" && action.id.indexOf("org.nsmount.") == 0 && action.id != "org.nsmount.stack.probe") {
-        polkit.spawn(["/bin/sh", "-c", ${JSON.stringify(hold)}, ${JSON.stringify(gate)}]);
-        return polkit.Result.YES;
-      }
-    });`,
-  });
 });
 test.after.always(async () => {
   if (gate) fs.writeFileSync(path.join(gate, 'release'), '');
-  await stack?.stop();
+});
+const stack = useTestStack(() => ({
+  config: `[images]\ndirectories = [${JSON.stringify(images)}]\n`,
+  rules: `polkit.addRule(function (action, subject) {
+    if (subject.user == "nsmtest-bob" && action.id.indexOf("org.nsmount.") == 0 && action.id != "org.nsmount.stack.probe") {
+      polkit.spawn(["/bin/sh", "-c", ${JSON.stringify(hold)}, ${JSON.stringify(gate)}]);
+      return polkit.Result.YES;
+    }
+  });`,
+}));
+test.after.always(async () => {
   if (work) removeTree(work);
   if (gate) fs.rmSync(gate, { recursive: true, force: true });
 });

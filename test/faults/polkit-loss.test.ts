@@ -2,23 +2,14 @@
 // on every unprivileged call is refused with NotAuthorized, promptly and
 // without the daemon going down or recording anything for it; once polkitd
 // is back, the same calls work again.
-import test from 'ava';
-import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootSerial } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { callAs } from '../helpers/call';
 import { holdNamespaces, type Holder } from '../helpers/holder';
 import { alice } from '../helpers/users';
 import { ERR, logEntries, readRegistry, waitFor } from './fixture';
 
-let stack: TestStack;
-
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack();
-});
-test.after.always(async () => {
-  await stack?.stop();
-});
+const stack = useTestStack();
 
 rootSerial('polkitd killed mid-stream: later calls are denied cleanly, and work again once it is back', async (t) => {
   const holders: Holder[] = [];

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { holdNamespaces, type Holder } from '../helpers/holder';
 import { runSession, type SessionResult, type SessionStep } from '../helpers/session';
@@ -25,9 +25,10 @@ import { makeExt4, tempDir } from '../helpers/images';
 import { removeTree } from '../helpers/cleanup';
 import { busyLoopDevices, holdRegistryLock, logEntries, mountsBelow, readRegistry, seededRandom, sleep, waitFor, waitsForRegistryLock } from './fixture';
 
-let stack: TestStack;
 let work: string;
 let image: string;
+/** The configured, trusted image directory. */
+let images: string;
 /** Where test users' directories and mount points live. */
 let homes: string;
 
@@ -35,17 +36,16 @@ test.before(async () => {
   if (rootSkipReason) return;
   work = tempDir('nsmountd-sigkill-');
   fs.chmodSync(work, 0o755);
-  const images = path.join(work, 'images');
+  images = path.join(work, 'images');
   fs.mkdirSync(images, { mode: 0o755 });
   image = makeExt4(work, 'kill.ext4', { sizeMiB: 8, files: { 'hello.txt': 'x\n' } });
   fs.renameSync(image, (image = path.join(images, 'kill.ext4')));
   homes = path.join(work, 'homes');
   fs.mkdirSync(homes, { mode: 0o755 });
   for (const user of [alice, bob]) userDir(user.name, user);
-  stack = await startTestStack({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` });
 });
+const stack = useTestStack(() => ({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` }));
 test.after.always(async () => {
-  await stack?.stop();
   if (work) {
     for (const m of mountsBelow('self', homes).reverse()) execFileSync('umount', ['-l', m.mountPoint]);
     removeTree(work);

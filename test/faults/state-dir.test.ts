@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { holdNamespaces, type Holder } from '../helpers/holder';
 import { alice } from '../helpers/users';
@@ -20,9 +20,10 @@ import { removeTree } from '../helpers/cleanup';
 import { ERR, logEntries, mountsBelow, readRegistry } from './fixture';
 import { errnoWords } from '../../src/errno-words';
 
-let stack: TestStack;
 let work: string;
 let image: string;
+/** The configured, trusted image directory. */
+let images: string;
 let home: string;
 let holder: Holder;
 
@@ -30,14 +31,20 @@ test.before(async () => {
   if (rootSkipReason) return;
   work = tempDir('nsmountd-statedir-');
   fs.chmodSync(work, 0o755);
-  const images = path.join(work, 'images');
+  images = path.join(work, 'images');
   fs.mkdirSync(images, { mode: 0o755 });
   image = makeExt4(work, 'full.ext4', { sizeMiB: 8, files: { 'hello.txt': 'x\n' } });
   fs.renameSync(image, (image = path.join(images, 'full.ext4')));
   home = path.join(work, 'alice');
   fs.mkdirSync(home);
   fs.chownSync(home, alice.uid, alice.gid);
-  stack = await startTestStack({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n`, daemon: false });
+});
+test.after.always(async () => {
+  await holder?.release();
+});
+const stack = useTestStack(() => ({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n`, daemon: false }));
+test.before(async () => {
+  if (rootSkipReason) return;
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k,mode=0700', 'nsmountd-state', stack.stateDir]);
   await stack.daemon.start();
   // Something in the registry to lose: live namespaces and an attachment.
@@ -49,8 +56,6 @@ test.before(async () => {
   if (!attached.ok || !holder.results.every((r) => r.ok)) throw new Error(`setup failed: ${JSON.stringify([attached, holder.results])}`);
 });
 test.after.always(async () => {
-  await holder?.release();
-  await stack?.stop();
   if (work) {
     for (const m of mountsBelow('self', work).reverse()) execFileSync('umount', ['-l', m.mountPoint]);
     removeTree(work);

@@ -3,22 +3,16 @@
 // send the fd twice and the bus dropped the connection (every later call
 // hung). src/bus/usocket-fd-write.ts fixes it for every connection, the
 // daemon's included; this is the shortest case that showed it.
-import test from 'ava';
 import fs from 'node:fs';
 import dbus from 'dbus-next';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { connectBus } from '../../src/bus/connection';
 import { safeDisconnect } from '../../src/stack/bus-connection';
 import { MANAGER, OBJECT_PATH, SERVICE } from './contract';
 import { ALLOW_INTERACTIVE_AUTHORIZATION } from './generate';
 
-let stack: TestStack;
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack();
-});
-test.after.always(() => stack?.stop());
+const stack = useTestStack();
 
 rootTest('a call larger than the socket buffer with an fd, next to another with an fd, leaves the connection working', async (t) => {
   const bus = await connectBus({ address: stack.address });

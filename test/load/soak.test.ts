@@ -11,7 +11,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { alice, bob, carol, dave, type TestUser } from '../helpers/users';
 import { makeExt4, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';
 import { runLoadClients, type LoadClientSpec, type LoadMethod } from '../helpers/load-clients';
@@ -33,16 +33,17 @@ const WARMUP_CALLS = 48;
  */
 const RSS_GROWTH_LIMIT_KIB = 50 * 1024;
 
-let stack: TestStack;
 let base: string;
 let image: string;
+/** The configured, trusted image directory. */
+let images: string;
 const parents = new Map<number, string>();
 
 test.before(async () => {
   if (rootSkipReason) return;
   base = tempDir('nsmountd-soak-');
   fs.chmodSync(base, 0o755);
-  const images = path.join(base, 'images');
+  images = path.join(base, 'images');
   fs.mkdirSync(images, { mode: 0o755 });
   image = makeExt4(images, 'soak.ext4', { sizeMiB: 8, files: { 'hello.txt': 'soak\n' } });
   fs.chmodSync(image, 0o644);
@@ -52,11 +53,9 @@ test.before(async () => {
     fs.chownSync(parent, user.uid, user.gid);
     parents.set(user.uid, parent);
   }
-  stack = await startTestStack({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` });
 });
-
+const stack = useTestStack(() => ({ config: `[images]\ndirectories = [${JSON.stringify(images)}]\n` }));
 test.after.always(async () => {
-  await stack?.stop();
   if (base) fs.rmSync(base, { recursive: true, force: true });
 });
 

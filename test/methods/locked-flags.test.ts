@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { v } from '../helpers/call';
 import { runAsUser } from '../helpers/as-user';
 import { removeTree } from '../helpers/cleanup';
@@ -21,7 +21,6 @@ import { makeImageDirs, place, type ImageDirs } from './mount-fixture';
 
 const HELLO = 'hello through the mount\n';
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let work: string;
 const src: Record<string, string> = {};
@@ -60,25 +59,24 @@ test.before(async () => {
   }
   src.attachIdmap = ownedDir(aliceDir, 'attach-idmap', alice);
   src.attachImage = ownedDir(aliceDir, 'attach-image', alice);
-  stack = await startTestStack({
-    config: dirs.config,
-    rules: `polkit.addRule(function (action, subject) {
-      if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "nsmtest-alice") return polkit.Result.YES;
-    });`,
-  });
 });
-test.afterEach.always(async (t) => {
-  if (rootSkipReason) return;
-  // The attacker has exited and closed its fds: no loop device may be left.
-  t.deepEqual(await waitForNoLoopDevicesUnder(dirs.base), [], 'a loop device outlived its mounts');
-});
+const stack = useTestStack(() => ({
+  config: dirs.config,
+  rules: `polkit.addRule(function (action, subject) {
+    if (action.id == "org.nsmount.mount-image-untrusted" && subject.user == "nsmtest-alice") return polkit.Result.YES;
+  });`,
+}));
 test.after.always(async () => {
-  await stack?.stop();
   if (work) {
     for (const m of [path.join(src.tree, 'sub'), src.noexec]) execFileSync('umount', ['-l', m]);
     removeTree(work);
   }
   if (dirs) fs.rmSync(dirs.base, { recursive: true, force: true });
+});
+test.afterEach.always(async (t) => {
+  if (rootSkipReason) return;
+  // The attacker has exited and closed its fds: no loop device may be left.
+  t.deepEqual(await waitForNoLoopDevicesUnder(dirs.base), [], 'a loop device outlived its mounts');
 });
 
 type Where = 'fresh' | 'allocated';

@@ -4,13 +4,12 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v } from '../helpers/call';
 import { alice, bob } from '../helpers/users';
 import { TYPE_HOME, TYPE_ROOT_X86_64, loopDevicesUnder, makeExt4, makeGpt, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';
 import { entries, expectError, expectOk, fdArg, makeImageDirs, mountAs, place, thenOutput, type ImageDirs } from './mount-fixture';
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let ext4: string;
 let gpt: string;
@@ -28,10 +27,9 @@ test.before(async () => {
     dirs.trusted,
   );
   fs.rmSync(build, { recursive: true, force: true });
-  stack = await startTestStack({ config: dirs.config });
 });
+const stack = useTestStack(() => ({ config: dirs.config }));
 test.after.always(async () => {
-  await stack?.stop();
   if (dirs) fs.rmSync(dirs.base, { recursive: true, force: true });
 });
 test.afterEach.always(async (t) => {

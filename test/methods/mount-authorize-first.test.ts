@@ -5,7 +5,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { runAsUser } from '../helpers/as-user';
 import { CALL_CLIENT } from '../helpers/paths';
 import { alice } from '../helpers/users';
@@ -14,7 +14,6 @@ import { removeTree } from '../helpers/cleanup';
 import { makeImageDirs, place, fdArg, mountAs, expectOk, expectError, type ImageDirs } from './mount-fixture';
 import type { CallResult } from '../helpers/call';
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let image: string;
 
@@ -22,10 +21,9 @@ test.before(async () => {
   if (rootSkipReason) return;
   dirs = makeImageDirs();
   image = place(makeExt4(dirs.base, 'unvetted.ext4', { sizeMiB: 8, files: { 'hello.txt': 'hello\n' } }), dirs.untrusted, alice);
-  stack = await startTestStack({ config: dirs.config });
 });
+const stack = useTestStack(() => ({ config: dirs.config }));
 test.after.always(async () => {
-  await stack?.stop();
   if (dirs) removeTree(dirs.base);
 });
 

@@ -8,7 +8,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { runAsUser } from '../helpers/as-user';
 import { CALL_CLIENT } from '../helpers/paths';
 import { alice, bob, type TestUser } from '../helpers/users';
@@ -17,7 +17,6 @@ import { makeImageDirs, place, ERR, type ImageDirs } from './mount-fixture';
 import { removeTree } from '../helpers/cleanup';
 import { allowUntrustedImages } from '../helpers/polkit-rules';
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let image: string;
 
@@ -25,13 +24,12 @@ test.before(async () => {
   if (rootSkipReason) return;
   dirs = makeImageDirs();
   image = place(makeExt4(dirs.base, 'leased.ext4', { sizeMiB: 8 }), dirs.untrusted, alice);
-  stack = await startTestStack({
-    config: dirs.config,
-    rules: allowUntrustedImages(alice),
-  });
 });
+const stack = useTestStack(() => ({
+  config: dirs.config,
+  rules: allowUntrustedImages(alice),
+}));
 test.after.always(async () => {
-  await stack?.stop();
   if (dirs) removeTree(dirs.base);
 });
 

@@ -4,13 +4,12 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { v } from '../helpers/call';
 import { alice, bob, carol, dave } from '../helpers/users';
 import { makeExt4, makeGpt, TYPE_HOME, TYPE_ROOT_X86_64, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';
 import { entries, expectError, expectOk, fdArg, makeImageDirs, mountAs, place, thenOutput, type ImageDirs } from './mount-fixture';
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let ext4: string;
 let gpt: string;
@@ -28,10 +27,9 @@ test.before(async () => {
   ]).image, dirs.trusted);
   untrusted = place(makeExt4(build, 'untrusted.ext4'), dirs.untrusted, alice);
   fs.rmSync(build, { recursive: true, force: true });
-  stack = await startTestStack({ config: dirs.config });
 });
+const stack = useTestStack(() => ({ config: dirs.config }));
 test.after.always(async () => {
-  await stack?.stop();
   if (dirs) fs.rmSync(dirs.base, { recursive: true, force: true });
 });
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v } from '../helpers/call';
 import { runAsUser } from '../helpers/as-user';
 import { alice } from '../helpers/users';
@@ -20,7 +20,6 @@ import { allowUntrustedImages } from '../helpers/polkit-rules';
 const FOREIGN_ROOT = 2147352576;
 const OVERFLOW_UID = 65534;
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let rootMade: string;
 let foreignOwned: string;
@@ -49,10 +48,9 @@ test.before(async () => {
   rootMade = place(makeExt4(dirs.base, 'root-made.ext4', { files: { 'docs/note.txt': 'hello\n' } }), dirs.trusted);
   foreignOwned = place(ext4OwnedBy('foreign.ext4', FOREIGN_ROOT), dirs.trusted);
   alicesOwn = place(ext4OwnedBy('alices.ext4', 0), dirs.untrusted, alice);
-  stack = await startTestStack({ config: dirs.config });
 });
+const stack = useTestStack(() => ({ config: dirs.config }));
 test.after.always(async () => {
-  await stack?.stop();
   if (dirs) removeTree(dirs.base);
 });
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { removeTree } from '../helpers/cleanup';
 import { CALL_CLIENT } from '../helpers/paths';
@@ -19,7 +19,6 @@ const FOREIGN_ROOT = 2147352576;
 
 type Mount = [string, number, string, string, number | string];
 
-let stack: TestStack;
 let work: string;
 let aliceDir: string;
 let fdsAtStart: number;
@@ -27,15 +26,17 @@ let fdsAtStart: number;
 test.before(async () => {
   if (rootSkipReason) return;
   // No polkit rule: a foreign-owned home below a directory alice owns is hers by default.
-  stack = await startTestStack();
+});
+test.after.always(async () => {
+  if (work) removeTree(work);
+});
+const stack = useTestStack();
+test.before(async () => {
+  if (rootSkipReason) return;
   work = makeWorkDir('unmount');
   aliceDir = ownedDir(work, 'alice', alice);
   await callAs(alice, stack.address, 'ListMounts', 'a{sv}', [{}]);
   fdsAtStart = stack.daemon.fdCount();
-});
-test.after.always(async () => {
-  if (work) removeTree(work);
-  await stack?.stop();
 });
 
 function expectOk(t: ExecutionContext, r: CallResult): Extract<CallResult, { ok: true }> {

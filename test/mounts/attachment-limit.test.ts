@@ -5,14 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { alice, bob, type TestUser } from '../helpers/users';
 import { loopDevicesUnder, makeExt4, tempDir } from '../helpers/images';
 import { expectError, expectOk, fdArg, makeImageDirs, mountAs, place, type ImageDirs } from '../methods/mount-fixture';
 
 const LIMIT = 2;
-let stack: TestStack;
 let dirs: ImageDirs;
 let image: string;
 
@@ -22,11 +21,12 @@ test.before(async () => {
   const build = tempDir('nsmountd-limit-build-');
   image = place(makeExt4(build, 'limit.ext4', {}), dirs.trusted);
   fs.rmSync(build, { recursive: true, force: true });
-  stack = await startTestStack({ config: `${dirs.config}\n[mounts]\nattachments_per_uid = ${LIMIT}\n` });
 });
 test.after.always(async () => {
   if (stack) for (const target of attachedUnder(dirs.base)) spawnSync('umount', ['-l', target]);
-  await stack?.stop();
+});
+const stack = useTestStack(() => ({ config: `${dirs.config}\n[mounts]\nattachments_per_uid = ${LIMIT}\n` }));
+test.after.always(async () => {
   if (dirs) fs.rmSync(dirs.base, { recursive: true, force: true });
 });
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { rootSkipReason, rootTest } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { runAsUser } from '../helpers/as-user';
 import { callAs, type CallResult } from '../helpers/call';
 import { CALL_CLIENT, PACKAGE_ROOT } from '../helpers/paths';
@@ -27,7 +27,6 @@ const AGENT_DRIVER = path.join(PACKAGE_ROOT, 'test/clients/tty-agent.py');
 const DISMISSING_AGENT = path.join(PACKAGE_ROOT, 'dist/test/clients/dismissing-agent.js');
 const ALLOCATE = ['AllocateUserNamespace', 'sua{sv}'] as const;
 
-let stack: TestStack;
 let shadow: string;
 /** Alice's: the agent driver runs as her. */
 let transcripts: string;
@@ -39,13 +38,16 @@ test.before(async () => {
   if (rootSkipReason) return;
   images = tempDir('nsmountd-agent-images-');
   fs.chmodSync(images, 0o755);
-  stack = await startTestStack({
-    config: `[images]\ndirectories = [${JSON.stringify(images)}]\n`,
-    rules: `polkit.addAdminRule(function (action, subject) { return ["unix-user:${carol.name}"]; });
+});
+const stack = useTestStack(() => ({
+  config: `[images]\ndirectories = [${JSON.stringify(images)}]\n`,
+  rules: `polkit.addAdminRule(function (action, subject) { return ["unix-user:${carol.name}"]; });
 polkit.addRule(function (action, subject) {
-  if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${alice.name}") return polkit.Result.AUTH_ADMIN;
+if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${alice.name}") return polkit.Result.AUTH_ADMIN;
 });`,
-  });
+}));
+test.before(async () => {
+  if (rootSkipReason) return;
   shadow = path.join(stack.baseDir, 'shadow');
   fs.writeFileSync(shadow, `${carol.name}:${PASSWORD_HASH}:19000:0:99999:7:::\n`, { mode: 0o600 });
   transcripts = path.join(stack.baseDir, 'agent');
@@ -53,7 +55,6 @@ polkit.addRule(function (action, subject) {
   fs.chownSync(transcripts, alice.uid, alice.gid);
 });
 test.after.always(async () => {
-  await stack?.stop();
   if (images) fs.rmSync(images, { recursive: true, force: true });
 });
 

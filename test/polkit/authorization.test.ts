@@ -1,22 +1,13 @@
-import test from 'ava';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { callAs } from '../helpers/call';
 import { alice, bob, dave } from '../helpers/users';
 
-let stack: TestStack;
-
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack({
-    rules: `polkit.addRule(function(action, subject) {
-  if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${bob.name}") return polkit.Result.NO;
-  if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${dave.name}") return polkit.Result.AUTH_ADMIN;
+const stack = useTestStack({
+  rules: `polkit.addRule(function(action, subject) {
+if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${bob.name}") return polkit.Result.NO;
+if (action.id == "org.nsmount.allocate-user-namespace" && subject.user == "${dave.name}") return polkit.Result.AUTH_ADMIN;
 });`,
-  });
-});
-test.after.always(async () => {
-  await stack?.stop();
 });
 
 const allocate = (user: typeof alice | 'root', interactive = false) =>

@@ -2,7 +2,7 @@ import test from 'ava';
 import type { MessageBus } from 'dbus-next';
 import { nameHasOwner } from '../../src/stack/bus-connection';
 import { POLKIT_NAME } from '../../src/stack/polkitd';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { checkAuthorization, idleProcessAs } from '../helpers/polkit';
 import { rootSerial, rootSkipReason } from '../helpers/root';
 import { POLKIT_ACTIONS, FIXTURES } from '../helpers/paths';
@@ -15,25 +15,22 @@ const DENY_BOB = `polkit.addRule(function (action, subject) {
   if (action.id == "${GRANTED}" && subject.user == "nsmtest-bob") return polkit.Result.NO;
 });`;
 
-let stack: TestStack;
 const subjects = new Map<string, number>();
 
+test.after.always(async () => {
+  for (const pid of subjects.values()) process.kill(pid, 'SIGKILL');
+});
+const stack = useTestStack({
+  daemon: false,
+  actionFiles: [POLKIT_ACTIONS, path.join(FIXTURES, 'org.nsmount.stacktest.policy')],
+  rules: DENY_BOB,
+});
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack({
-    daemon: false,
-    actionFiles: [POLKIT_ACTIONS, path.join(FIXTURES, 'org.nsmount.stacktest.policy')],
-    rules: DENY_BOB,
-  });
   for (const user of [alice, bob, carol]) {
     const child = await idleProcessAs(user);
     subjects.set(user.name, child.pid);
   }
-});
-
-test.after.always(async () => {
-  for (const pid of subjects.values()) process.kill(pid, 'SIGKILL');
-  await stack?.stop();
 });
 
 // Tests in this file change the one polkitd's rules: run them one by one.
