@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootSerial, rootSkipReason, rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v } from '../helpers/call';
 import { removeTree } from '../helpers/cleanup';
 import { runAsUser } from '../helpers/as-user';
@@ -18,7 +18,6 @@ const INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizatio
 const FOREIGN_ROOT = 2147352576;
 const NODE = process.execPath;
 
-let stack: TestStack;
 let work: string;
 let aliceDir: string;
 let bobDir: string;
@@ -28,9 +27,14 @@ let fdsAtStart: number;
 let socketServer: net.Server;
 let lent: LentNamespace;
 
+test.after.always(async () => {
+  socketServer?.close();
+  await lent?.release();
+  if (work) removeTree(work);
+});
+const stack = useTestStack();
 test.before(async () => {
   if (rootSkipReason) return;
-  stack = await startTestStack();
   work = makeWorkDir('idmap');
   aliceDir = ownedDir(work, 'alice', alice);
   bobDir = ownedDir(work, 'bob', bob);
@@ -50,12 +54,6 @@ test.before(async () => {
   // Warm up what the daemon opens lazily (polkit connection, NSS) before counting.
   await callAs(alice, stack.address, 'ListMounts', 'a{sv}', [{}]);
   fdsAtStart = stack.daemon.fdCount();
-});
-test.after.always(async () => {
-  socketServer?.close();
-  await lent?.release();
-  if (work) removeTree(work);
-  await stack?.stop();
 });
 
 function ok(t: ExecutionContext, r: StepResult | undefined): Extract<StepResult, { ok: true }> {
@@ -214,7 +212,6 @@ interface Refusal {
 
 const refused = test.macro({
   async exec(t, c: Refusal) {
-    if (rootSkipReason) return t.pass();
     const r = await runSession(alice, stack.address, [...(c.before ?? []), idmap(c.directory(), c.options?.() ?? {}, { interactive: c.interactive })], {
       fds: c.lentNamespace ? [lent.fd] : undefined,
     });
@@ -230,21 +227,21 @@ const refused = test.macro({
 
 const withNs = (options: Record<string, unknown> = {}) => () => ({ UserNamespace: v('h', ref('ns')), ...options });
 
-test.serial('a directory of another user in auto mode', refused, { directory: () => pathFd(bobDir), error: 'NotOwner', message: /^directory: owned by uid 61002/ });
-test.serial('a directory of another user in identity mode, without an administrator', refused, {
+rootSerial('a directory of another user in auto mode', refused, { directory: () => pathFd(bobDir), error: 'NotOwner', message: /^directory: owned by uid 61002/ });
+rootSerial('a directory of another user in identity mode, without an administrator', refused, {
   directory: () => pathFd(bobDir),
   options: () => ({ Mode: v('s', 'identity') }),
   error: INTERACTIVE_REQUIRED,
   message: /org\.nsmount\.idmap-directory-untrusted/,
 });
-test.serial('a foreign directory with no ancestor of hers (no interaction allowed)', refused, {
+rootSerial('a foreign directory with no ancestor of hers (no interaction allowed)', refused, {
   before: [allocate('orphan-1')],
   directory: () => pathFd(path.join(rootDir, 'orphan')),
   options: withNs(),
   error: INTERACTIVE_REQUIRED,
   message: /org\.nsmount\.idmap-directory-untrusted/,
 });
-test.serial('a foreign directory with no ancestor of hers (interaction allowed, no agent)', refused, {
+rootSerial('a foreign directory with no ancestor of hers (interaction allowed, no agent)', refused, {
   before: [allocate('orphan-2')],
   directory: () => pathFd(path.join(rootDir, 'orphan')),
   options: withNs(),
@@ -252,66 +249,66 @@ test.serial('a foreign directory with no ancestor of hers (interaction allowed, 
   error: 'NotAuthorizedCanObtain',
   message: /org\.nsmount\.idmap-directory-untrusted/,
 });
-test.serial('the owner mode on a directory of another user', refused, {
+rootSerial('the owner mode on a directory of another user', refused, {
   directory: () => pathFd(bobDir),
   options: () => ({ Mode: v('s', 'owner') }),
   error: INTERACTIVE_REQUIRED,
   message: /org\.nsmount\.idmap-directory-untrusted/,
 });
-test.serial('an AttachTo directory that is not empty', refused, {
+rootSerial('an AttachTo directory that is not empty', refused, {
   directory: () => pathFd(aliceDir),
   options: () => ({ AttachTo: v('h', pathFd(path.join(aliceDir, 'not-empty'))) }),
   error: 'NotEmpty',
   message: /^options\.AttachTo: .*not empty/,
 });
-test.serial('an AttachTo directory of another user', refused, {
+rootSerial('an AttachTo directory of another user', refused, {
   directory: () => pathFd(aliceDir),
   options: () => ({ AttachTo: v('h', pathFd(path.join(bobDir, 'target'))) }),
   error: 'NotOwner',
   message: /^options\.AttachTo: .*uid 61002/,
 });
-test.serial('an AttachTo directory that is already a mount point', refused, {
+rootSerial('an AttachTo directory that is already a mount point', refused, {
   directory: () => pathFd(aliceDir),
   options: () => ({ AttachTo: v('h', pathFd(path.join(aliceDir, 'mounted'))) }),
   error: 'AlreadyMounted',
   message: /^options\.AttachTo: .*mount point/,
 });
-test.serial('an AttachTo that is a regular file', refused, {
+rootSerial('an AttachTo that is a regular file', refused, {
   directory: () => pathFd(aliceDir),
   options: () => ({ AttachTo: v('h', pathFd(path.join(aliceDir, 'file'), 'path')) }),
   error: 'BadFileDescriptor',
   message: /^options\.AttachTo: expected a directory, got a regular file/,
 });
-test.serial("another user's namespace", refused, {
+rootSerial("another user's namespace", refused, {
   directory: () => pathFd(path.join(aliceDir, 'container')),
   options: () => ({ UserNamespace: v('h', { $fd: 3 }) }),
   lentNamespace: true,
   error: 'WrongNamespace',
   message: /^options\.UserNamespace: .*allocated for another user/,
 });
-test.serial('a user namespace nsmountd did not allocate', refused, {
+rootSerial('a user namespace nsmountd did not allocate', refused, {
   directory: () => pathFd(path.join(aliceDir, 'container')),
   options: () => ({ UserNamespace: v('h', { $fd: '/proc/self/ns/user', mode: 'r' }) }),
   error: 'WrongNamespace',
   message: /^options\.UserNamespace: not a user namespace nsmountd allocated/,
 });
-test.serial('a network namespace as UserNamespace', refused, {
+rootSerial('a network namespace as UserNamespace', refused, {
   directory: () => pathFd(path.join(aliceDir, 'container')),
   options: () => ({ UserNamespace: v('h', { $fd: '/proc/self/ns/net', mode: 'r' }) }),
   error: 'BadFileDescriptor',
   message: /^options\.UserNamespace: expected a user namespace, got a net namespace/,
 });
-test.serial('a regular file as UserNamespace', refused, {
+rootSerial('a regular file as UserNamespace', refused, {
   directory: () => pathFd(path.join(aliceDir, 'container')),
   options: () => ({ UserNamespace: v('h', { $fd: path.join(aliceDir, 'file'), mode: 'r' }) }),
   error: 'BadFileDescriptor',
   message: /^options\.UserNamespace: expected a user namespace, got a regular file/,
 });
-test.serial('a regular file as directory', refused, { directory: () => pathFd(path.join(aliceDir, 'file'), 'r'), error: 'BadFileDescriptor', message: /^directory: expected a directory, got a regular file/ });
-test.serial('a socket as directory', refused, { directory: () => pathFd(path.join(aliceDir, 'socket'), 'path'), error: 'BadFileDescriptor', message: /^directory: expected a directory, got a socket/ });
-test.serial('a pipe as directory', refused, { directory: () => pathFd(path.join(aliceDir, 'pipe'), 'path'), error: 'BadFileDescriptor', message: /^directory: expected a directory, got a pipe/ });
-test.serial('an unknown mode', refused, { directory: () => pathFd(aliceDir), options: () => ({ Mode: v('s', 'sideways') }), error: 'InvalidArgument', message: /^options\.Mode: must be one of/ });
-test.serial('the foreign mode without a namespace', refused, {
+rootSerial('a regular file as directory', refused, { directory: () => pathFd(path.join(aliceDir, 'file'), 'r'), error: 'BadFileDescriptor', message: /^directory: expected a directory, got a regular file/ });
+rootSerial('a socket as directory', refused, { directory: () => pathFd(path.join(aliceDir, 'socket'), 'path'), error: 'BadFileDescriptor', message: /^directory: expected a directory, got a socket/ });
+rootSerial('a pipe as directory', refused, { directory: () => pathFd(path.join(aliceDir, 'pipe'), 'path'), error: 'BadFileDescriptor', message: /^directory: expected a directory, got a pipe/ });
+rootSerial('an unknown mode', refused, { directory: () => pathFd(aliceDir), options: () => ({ Mode: v('s', 'sideways') }), error: 'InvalidArgument', message: /^options\.Mode: must be one of/ });
+rootSerial('the foreign mode without a namespace', refused, {
   directory: () => pathFd(path.join(aliceDir, 'container')),
   error: 'InvalidArgument',
   message: /^options\.UserNamespace: the foreign mode needs/,

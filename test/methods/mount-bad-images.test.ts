@@ -4,8 +4,8 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootSerial, rootSkipReason } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { v, type CallResult } from '../helpers/call';
 import { runAsUser } from '../helpers/as-user';
 import { CALL_CLIENT } from '../helpers/paths';
@@ -24,7 +24,6 @@ import {
 } from '../helpers/images';
 import { expectError, fdArg, makeImageDirs, mountAs, type ImageDirs } from './mount-fixture';
 
-let stack: TestStack;
 let dirs: ImageDirs;
 let dir: string;
 let rootFs: string;
@@ -37,11 +36,13 @@ test.before(async () => {
   dir = dirs.untrusted;
   rootFs = makeExt4(dirs.base, 'root.ext4', { sizeMiB: 8 });
   homeFs = makeExt4(dirs.base, 'home.ext4', { sizeMiB: 8 });
-  stack = await startTestStack({ config: dirs.config });
+});
+const stack = useTestStack(() => ({ config: dirs.config }));
+test.before(async () => {
+  if (rootSkipReason) return;
   daemonFds = stack.daemon.fdCount();
 });
 test.after.always(async () => {
-  await stack?.stop();
   if (dirs) fs.rmSync(dirs.base, { recursive: true, force: true });
 });
 
@@ -80,7 +81,6 @@ interface BadCase {
 
 const refused = test.macro({
   async exec(t, c: BadCase) {
-    if (rootSkipReason) return t.pass();
     const image = c.image();
     const r = typeof image === 'string'
       ? await mountAs('root', stack.address, fdArg(image, c.mode ?? 'rw'), c.options ?? {})
@@ -97,15 +97,15 @@ const file = (name: string, content: Buffer | string) => () => {
   return p;
 };
 
-test.serial('an empty file', refused, { image: file('empty.img', ''), error: 'BadImage', message: /empty/ });
-test.serial('random bytes', refused, {
+rootSerial('an empty file', refused, { image: file('empty.img', ''), error: 'BadImage', message: /empty/ });
+rootSerial('random bytes', refused, {
   image: file('random.img', Buffer.from(Buffer.alloc(4 * MiB).map((_, i) => (i * 2654435761) >>> 24))),
   error: 'BadImage',
   message: /no filesystem or partition table/,
 });
 // The superblock is intact, so dissection passes and the kernel refuses:
 // the loop device made for it must go again.
-test.serial('a truncated ext4', refused, {
+rootSerial('a truncated ext4', refused, {
   image: () => {
     const image = makeExt4(dir, 'truncated.ext4', { sizeMiB: 16 });
     fs.truncateSync(image, 4 * MiB);
@@ -115,7 +115,7 @@ test.serial('a truncated ext4', refused, {
   error: 'BadImage',
   message: /ext4 cannot mount/,
 });
-test.serial('overlapping GPT entries', refused, {
+rootSerial('overlapping GPT entries', refused, {
   image: () => {
     const image = gptRootHome('overlap.gpt');
     editGpt(image, { entries: [{ index: 1, offset: GPT_ENTRY.startLba, value: 2048n + 512n }] });
@@ -124,7 +124,7 @@ test.serial('overlapping GPT entries', refused, {
   error: 'BadImage',
   message: /partitions 1 and 2 overlap/,
 });
-test.serial('a GPT entry past the end of the image', refused, {
+rootSerial('a GPT entry past the end of the image', refused, {
   image: () => {
     const image = gptRootHome('past.gpt');
     editGpt(image, { entries: [{ index: 1, offset: GPT_ENTRY.endLba, value: 1n << 40n }] });
@@ -134,7 +134,7 @@ test.serial('a GPT entry past the end of the image', refused, {
   error: 'NoMountablePartition',
   message: /no home partition/,
 });
-test.serial('a GPT with an absurd entry count', refused, {
+rootSerial('a GPT with an absurd entry count', refused, {
   image: () => {
     const image = gptRootHome('count.gpt');
     editGpt(image, { header: [{ offset: GPT_HEADER.entryCount, value: 0xffffffn, bytes: 4 }], alsoBackup: true });
@@ -143,7 +143,7 @@ test.serial('a GPT with an absurd entry count', refused, {
   error: 'BadImage',
   message: /both GPT headers are invalid/,
 });
-test.serial('a GPT with an absurd entry size', refused, {
+rootSerial('a GPT with an absurd entry size', refused, {
   image: () => {
     const image = gptRootHome('size.gpt');
     editGpt(image, { header: [{ offset: GPT_HEADER.entrySize, value: 1n << 20n, bytes: 4 }], alsoBackup: true });
@@ -152,7 +152,7 @@ test.serial('a GPT with an absurd entry size', refused, {
   error: 'BadImage',
   message: /both GPT headers are invalid/,
 });
-test.serial('a swap area', refused, {
+rootSerial('a swap area', refused, {
   image: () => {
     const p = file('swap.img', Buffer.alloc(MiB))();
     execFileSync('mkswap', ['-q', p]);
@@ -162,7 +162,7 @@ test.serial('a swap area', refused, {
   message: /holds swap/,
 });
 // The second partition's options fail after the first is mounted: that mount must go.
-test.serial('a MountOptions key one of the partitions does not allow', refused, {
+rootSerial('a MountOptions key one of the partitions does not allow', refused, {
   image: () =>
     makeGpt(dir, 'mixed.gpt', [
       { type: TYPE_ROOT_X86_64, sizeMiB: 8, content: rootFs },
@@ -172,15 +172,14 @@ test.serial('a MountOptions key one of the partitions does not allow', refused, 
   error: 'InvalidArgument',
   message: /^options\.MountOptions: "commit" is not allowed for squashfs/,
 });
-test.serial('a directory fd', refused, { image: () => dir, mode: 'dir', error: 'BadFileDescriptor', message: /^image: .*got a directory/ });
-test.serial('an O_PATH fd', refused, { image: () => rootFs, mode: 'path', error: 'BadFileDescriptor', message: /^image: an O_PATH fd/ });
-test.serial('a write-only fd', refused, { image: () => rootFs, mode: 'w', error: 'BadFileDescriptor', message: /^image: .*write-only/ });
-test.serial('a character device', refused, { image: () => '/dev/null', error: 'BadFileDescriptor', message: /^image: .*character device/ });
-test.serial('a pipe', refused, { image: () => ({ special: 'pipe' }), error: 'BadFileDescriptor', message: /^image: .*got a pipe/ });
-test.serial('a socket', refused, { image: () => ({ special: 'socket' }), error: 'BadFileDescriptor', message: /^image: .*got a socket/ });
+rootSerial('a directory fd', refused, { image: () => dir, mode: 'dir', error: 'BadFileDescriptor', message: /^image: .*got a directory/ });
+rootSerial('an O_PATH fd', refused, { image: () => rootFs, mode: 'path', error: 'BadFileDescriptor', message: /^image: an O_PATH fd/ });
+rootSerial('a write-only fd', refused, { image: () => rootFs, mode: 'w', error: 'BadFileDescriptor', message: /^image: .*write-only/ });
+rootSerial('a character device', refused, { image: () => '/dev/null', error: 'BadFileDescriptor', message: /^image: .*character device/ });
+rootSerial('a pipe', refused, { image: () => ({ special: 'pipe' }), error: 'BadFileDescriptor', message: /^image: .*got a pipe/ });
+rootSerial('a socket', refused, { image: () => ({ special: 'socket' }), error: 'BadFileDescriptor', message: /^image: .*got a socket/ });
 
-test.serial('an unauthorized caller learns nothing of what her image holds, and gets no mount', async (t) => {
-  if (rootSkipReason) return t.pass();
+rootSerial('an unauthorized caller learns nothing of what her image holds, and gets no mount', async (t) => {
   // Untrusted bytes are not parsed before polkit agreed: garbage and a good image get the same answer.
   const image = file('alice-random.img', Buffer.alloc(MiB, 7))();
   fs.chownSync(image, alice.uid, alice.gid);
@@ -190,7 +189,6 @@ test.serial('an unauthorized caller learns nothing of what her image holds, and 
   t.deepEqual(await waitForNoLoopDevicesUnder(dirs.base), []);
 });
 
-test.serial('no daemon fd survives the refusals', (t) => {
-  if (rootSkipReason) return t.pass();
+rootSerial('no daemon fd survives the refusals', (t) => {
   t.is(stack.daemon.fdCount(), daemonFds);
 });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootSerial, rootSkipReason, rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/stack';
 import { callAs, v } from '../helpers/call';
 import { CALL_CLIENT } from '../helpers/paths';
 import { alice, bob } from '../helpers/users';
@@ -32,7 +32,6 @@ import {
   type ImageDirs,
 } from './mount-fixture';
 
-let stack: TestStack;
 let dirs: ImageDirs;
 const img: Record<string, string> = {};
 let gpt: ReturnType<typeof makeGpt>;
@@ -55,10 +54,9 @@ test.before(async () => {
   ]);
   img.gpt = place(gpt.image, dirs.trusted);
   fs.rmSync(build, { recursive: true, force: true });
-  stack = await startTestStack({ config: dirs.config });
 });
+const stack = useTestStack(() => ({ config: dirs.config }));
 test.after.always(async () => {
-  await stack?.stop();
   if (dirs) fs.rmSync(dirs.base, { recursive: true, force: true });
 });
 test.afterEach.always(async (t) => {
@@ -105,7 +103,6 @@ rootTest.serial('a read-only image fd forces a read-only mount even when ReadOnl
 
 const readOnlyFormat = test.macro({
   async exec(t, name: string, fstype: string) {
-    if (rootSkipReason) return t.pass();
     const r = expectOk(t, await mountAs('root', stack.address, fdArg(img[name], 'rw'), { ReadOnly: v('b', false) }, {
       then: 'cat /proc/self/fd/$FD0/hello.txt',
     }));
@@ -117,8 +114,8 @@ const readOnlyFormat = test.macro({
   },
   title: (_, name: string, fstype: string) => `a bare ${fstype} image (${name}) mounts and reads`,
 });
-test.serial(readOnlyFormat, 'erofs', 'erofs');
-test.serial(readOnlyFormat, 'squashfs', 'squashfs');
+rootSerial(readOnlyFormat, 'erofs', 'erofs');
+rootSerial(readOnlyFormat, 'squashfs', 'squashfs');
 
 rootTest.serial('a GPT image gives its root and home partitions, each at its offset and size', async (t) => {
   const r = expectOk(t, await mountAs('root', stack.address, fdArg(img.gpt), {}, {
