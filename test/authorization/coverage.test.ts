@@ -9,7 +9,8 @@ import { buildMethods, type MethodDependencies } from '../../src/daemon/methods'
 import { contractPath, readContract } from '../../src/bus/introspection';
 import { O_DIRECTORY, O_PATH } from '../../src/native/dirfd';
 import { POLKIT_ACTIONS } from '../helpers/paths';
-import { CALLERS, ROWS } from './table';
+import { CALLERS } from './callers';
+import { ROWS } from './table';
 
 const contractMethods = readContract(fs.readFileSync(contractPath(), 'utf8')).methods.map((m) => m.name);
 const policyActions = new Set([...fs.readFileSync(POLKIT_ACTIONS, 'utf8').matchAll(/<action\s+id="([^"]+)"/g)].map((m) => m[1]));

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { removeTree } from '../helpers/cleanup';
 import { makeExt4 } from '../helpers/images';
 import { lendNamespace, type LentNamespace } from '../helpers/lend-namespace';
@@ -19,32 +19,9 @@ import { makeWorkDir, mountsBelow, ownedDir } from '../helpers/work-dirs';
 import { v } from '../helpers/call';
 import type { TestUser } from '../helpers/users';
 import { alice } from '../helpers/users';
-import {
-  CALLERS,
-  FOREIGN_ROOT,
-  OTHER_USER,
-  OWNERS,
-  ROWS,
-  RULES,
-  callStep,
-  cellTarget,
-  dataDir,
-  homeDir,
-  imageFd,
-  listedTarget,
-  lodgerHome,
-  nestedDir,
-  nsName,
-  orphanDir,
-  pathFd,
-  untrustedImage,
-  userDir,
-  type CallerKind,
-  type CallerSpec,
-  type Env,
-  type Outcome,
-  type Row,
-} from './table';
+import { CALLERS, FOREIGN_ROOT, OTHER_USER, OWNERS, RULES, type CallerKind, type CallerSpec, type Outcome } from './callers';
+import { cellTarget, dataDir, homeDir, imageFd, listedTarget, lodgerHome, nestedDir, nsName, orphanDir, pathFd, untrustedImage, userDir, type Env } from './fixtures';
+import { ROWS, callStep, type Row } from './table';
 
 const SUID_DEV = 'suid,dev';
 /** The client's fd for the owner's namespace: runAsUser hands `fds` over as 3, 4, ... */
@@ -73,20 +50,28 @@ for k in sorted(os.environ):
 const LOOSENER: CallerSpec = { ...CALLERS.find((c) => c.kind === 'owner')!, kind: 'loosen' as CallerKind, label: 'the owner, trying to loosen what it got' };
 const loosenRows = ROWS.filter((row) => row.mounts !== undefined && 'allow' in row.expect.owner);
 
-let stack: TestStack;
 let env: Env;
+let work: string;
+let imagesDir: string;
 const namespaces = new Map<TestUser, LentNamespace>();
 // Each cell is a setpriv'd node client; a hundred at once would only thrash a small shared machine.
 const limit = limitConcurrency(4);
 
 test.before(async () => {
   if (rootSkipReason) return;
-  const work = makeWorkDir('authz');
+  work = makeWorkDir('authz');
   // Fixtures live on a mount that allows setuid and devices, so that a
   // nosuid,nodev clone proves the daemon's doing, whatever /tmp is mounted with.
   execFileSync('mount', ['-t', 'tmpfs', '-o', `${SUID_DEV},mode=755`, 'tmpfs', work]);
-  const imagesDir = ownedDir(work, 'images', 0);
-  stack = await startTestStack({ config: `[images]\ndirectories = [${JSON.stringify(imagesDir)}]\n` });
+  imagesDir = ownedDir(work, 'images', 0);
+});
+test.after.always(async () => {
+  for (const lent of namespaces.values()) await lent.release();
+  if (env) removeTree(env.work);
+});
+const stack = useTestStack(() => ({ config: `[images]\ndirectories = [${JSON.stringify(imagesDir)}]\n` }));
+test.before(async () => {
+  if (rootSkipReason) return;
   env = {
     work,
     trustedImage: path.join(imagesDir, 'trusted.ext4'),
@@ -133,12 +118,6 @@ test.before(async () => {
   setups.push(limit(() => attachAs(alice, 'IdmapDirectory', listedTarget(env))));
   await Promise.all(setups);
   await stack.polkit.setRules(RULES);
-});
-
-test.after.always(async () => {
-  for (const lent of namespaces.values()) await lent.release();
-  if (env) removeTree(env.work);
-  await stack?.stop();
 });
 
 /** An attachment at `target` owned by `owner`, made the ordinary way. */

@@ -2,7 +2,8 @@
 // options that change who may call it × each kind of caller, with the
 // outcome expected in each cell. matrix.test.ts turns every cell into an
 // ava test against one live stack; coverage.test.ts checks that the
-// contract has no method without a row here.
+// contract has no method without a row here. The columns (callers.ts) and
+// the fixtures a cell acts on (fixtures.ts) live next to it.
 //
 // How to read a row: the fixture (a directory, an attachment, an image, a
 // namespace) belongs to the caller kind's `owner`. "other" is bob acting on
@@ -15,132 +16,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SessionStep } from '../helpers/session';
 import { v } from '../helpers/call';
-import { alice, bob, carol, dave, type TestUser } from '../helpers/users';
-
-export const ERR = 'org.nsmount.NsMount1.Error.';
-export const INTERACTIVE_REQUIRED = 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired';
-export const FOREIGN_ROOT = 2147352576;
-
-export const ACTION = {
-  allocate: 'org.nsmount.allocate-user-namespace',
-  makeDirectory: 'org.nsmount.make-directory',
-  idmap: 'org.nsmount.idmap-directory',
-  idmapUntrusted: 'org.nsmount.idmap-directory-untrusted',
-  unmountOthers: 'org.nsmount.unmount-others',
-  mountImage: 'org.nsmount.mount-image',
-  mountImageUntrusted: 'org.nsmount.mount-image-untrusted',
-} as const;
-
-// ---------------------------------------------------------------------------
-// Callers
-
-export type CallerKind = 'root' | 'owner' | 'other' | 'denied' | 'challenged' | 'challengedInteractive';
-
-export interface CallerSpec {
-  kind: CallerKind;
-  /** Who makes the call. */
-  user: TestUser | 'root';
-  /** Whose fixtures the call is about. */
-  owner: TestUser;
-  /** Sets ALLOW_INTERACTIVE_AUTHORIZATION. */
-  interactive: boolean;
-  label: string;
-}
-
-/** polkit rules in force while the cells run (fixtures are made before). */
-export const RULES = `polkit.addRule(function (action, subject) {
-  if (action.id.indexOf("org.nsmount.") != 0) return polkit.Result.NOT_HANDLED;
-  if (subject.user == "${dave.name}") return polkit.Result.NO;
-  if (subject.user == "${carol.name}") return polkit.Result.AUTH_ADMIN;
-  return polkit.Result.NOT_HANDLED;
-});`;
-
-export const CALLERS: readonly CallerSpec[] = [
-  { kind: 'root', user: 'root', owner: alice, interactive: false, label: 'root' },
-  { kind: 'owner', user: alice, owner: alice, interactive: false, label: 'the owner' },
-  { kind: 'other', user: bob, owner: alice, interactive: false, label: 'another user' },
-  { kind: 'denied', user: dave, owner: dave, interactive: false, label: 'a user polkit denies' },
-  { kind: 'challenged', user: carol, owner: carol, interactive: false, label: 'a challenged user, not interactive' },
-  { kind: 'challengedInteractive', user: carol, owner: carol, interactive: true, label: 'a challenged user, interactive, no agent' },
-];
-
-/** The "other" column's caller. */
-export const OTHER_USER = CALLERS.find((c) => c.kind === 'other')!.user as TestUser;
-
-/** Users who own fixtures; each gets a directory and a held namespace. */
-export const OWNERS: readonly TestUser[] = [...new Set(CALLERS.map((c) => c.owner))];
-
-// ---------------------------------------------------------------------------
-// Outcomes
-
-export type Outcome = { allow: true } | { error: string; action?: string };
-
-export const allow: Outcome = { allow: true };
-/** Refused by polkit: `error` is NotAuthorized or InteractiveAuthorizationRequired, naming `action`. */
-export const notAuthorized = (action: string): Outcome => ({ error: ERR + 'NotAuthorized', action });
-export const interactionRequired = (action: string): Outcome => ({ error: INTERACTIVE_REQUIRED, action });
-/** Interaction allowed, but no polkit agent to ask. */
-export const noAgent = (action: string): Outcome => ({ error: ERR + 'NotAuthorizedCanObtain', action });
-/** Refused before polkit is asked. */
-export const refused = (name: string): Outcome => ({ error: ERR + name });
-
-/**
- * The three polkit-gated columns when the caller's own request needs
- * `action`: a NO rule denies it; an AUTH_ADMIN rule asks for interaction,
- * and with interaction allowed but no agent it is denied at once.
- */
-export function gated(action: string): Pick<Record<CallerKind, Outcome>, 'denied' | 'challenged' | 'challengedInteractive'> {
-  return { denied: notAuthorized(action), challenged: interactionRequired(action), challengedInteractive: noAgent(action) };
-}
-
-// ---------------------------------------------------------------------------
-// Fixtures: paths computed from one work directory, created by matrix.test.ts
-
-export interface Env {
-  work: string;
-  /** Root-owned ext4 image in the configured (trusted) image directory. */
-  trustedImage: string;
-  /** Fd number (in the client) of the owner's held namespace. */
-  namespaceFd: number;
-  /** In the daemon's mount namespace. */
-  isMountPoint(p: string): boolean;
-}
-
-export const userDir = (env: Env, user: TestUser) => path.join(env.work, user.name);
-/** Owned by the user: what "own directory" means. */
-export const dataDir = (env: Env, user: TestUser) => path.join(userDir(env, user), 'data');
-/** Owned by the user, with a tmpfs (suid,dev) mounted on its `sub`: for Recursive. */
-export const nestedDir = (env: Env, user: TestUser) => path.join(userDir(env, user), 'nested');
-/** Foreign-owned, directly below the user's directory: a portable home. */
-export const homeDir = (env: Env, user: TestUser) => path.join(userDir(env, user), 'home');
-/**
- * A portable home in a directory the user owns, which sits inside the
- * "other" column's user's directory: that user owns an ancestor, but
- * the tree is still not theirs.
- */
-export const lodgerHome = (env: Env, user: TestUser) => path.join(userDir(env, OTHER_USER), `lodger-${user.name}`, 'home');
-/** Foreign-owned below a root-owned directory: nobody's portable home. */
-export const orphanDir = (env: Env) => path.join(env.work, 'orphans', 'foreign');
-/** An ext4 image the user owns, in the user's directory: never trusted. */
-export const untrustedImage = (env: Env, user: TestUser) => path.join(userDir(env, user), 'untrusted.ext4');
-/** An empty directory owned by the cell's owner, unique to the cell. */
-export const cellTarget = (env: Env, row: Row, caller: CallerSpec) => path.join(userDir(env, caller.owner), `t-${row.id}-${caller.kind}`);
-
-export const pathFd = (p: string) => ({ $fd: p, mode: 'path-dir' });
-/** Read-only image fds: cells mount the same image concurrently, and several read-write mounts of one ext4 would corrupt it. */
-export const imageFd = (p: string) => ({ $fd: p, mode: 'r' });
-
-/** What a row needs made (as the owner, before the rules apply) for each cell. */
-export type Prepare = { kind: 'target' } | { kind: 'attachment'; via: 'IdmapDirectory' | 'Mount' };
-
-export interface Cell {
-  env: Env;
-  row: Row;
-  caller: CallerSpec;
-}
-
-// ---------------------------------------------------------------------------
-// Rows
+import { alice } from '../helpers/users';
+import { ACTION, FOREIGN_ROOT, allow, gated, interactionRequired, refused, type CallerKind, type Outcome } from './callers';
+import { cellTarget, dataDir, homeDir, imageFd, listedTarget, lodgerHome, nestedDir, nsName, orphanDir, pathFd, untrustedImage, userDir, type Cell, type Prepare } from './fixtures';
 
 export interface Row {
   /** Short and unique: used in fixture names. */
@@ -183,9 +61,6 @@ function visibility(cell: Cell, entries: Listed, ownersEntry: (e: Listed[number]
   if (seesOwners !== shouldSee) return `the owner's entry is ${seesOwners ? '' : 'not '}listed`;
   return undefined;
 }
-
-export const nsName = (user: TestUser) => `matrix-${user.name}`;
-export const listedTarget = (env: Env) => path.join(userDir(env, alice), 'listed');
 
 export const ROWS: readonly Row[] = [
   {
