@@ -6,6 +6,9 @@ import { rootTest } from '../helpers/root';
 import { type ExclusionSources } from '../../src/userns/exclusions';
 import { NsresourcedRegistryUnreadable } from '../../src/userns/nsresourced-registry';
 import { closeQuietly } from '../../src/native/fd';
+import { namespaceId, namespaceOwnerUid, readUserNamespaceMaps } from '../../src/native/nsfs';
+import { NameExists, QuotaExceeded, RangeExhausted } from '../../src/errors';
+import type { Allocation, UserNamespaceAllocator } from '../../src/userns/allocator';
 import { makeTestAllocator } from './allocator-fixture';
 
 const B = 65536;
@@ -43,4 +46,75 @@ rootTest('nsresourced ranges, uid and gid alike, are passed over', async (t) => 
   const got = await allocator.allocate(request);
   closeQuietly(got.fd);
   t.is(got.base, (FIRST_BLOCK + 2) * B);
+});
+
+// The allocator's own rules, on a pool of a few blocks of its own.
+const OWN_POOL_FIRST = 0x7200;
+const alice = { ownerUid: 61001, ownerGid: 61001, size: B };
+const bob = { ownerUid: 61002, ownerGid: 61002, size: B };
+
+/** Sweeps until a closed namespace's block is back (the kernel frees a namespace tens of ms after its last fd). */
+async function sweepUntilFreed(allocator: UserNamespaceAllocator): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const freed = allocator.sweep();
+    if (freed > 0 || Date.now() > deadline) return freed;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+rootTest('an allocation is a namespace owned by the caller, mapping 0 to its block, and recorded', async (t) => {
+  const { allocator } = makeTestAllocator({ firstBlock: OWN_POOL_FIRST, blocks: 2 });
+  const got = await allocator.allocate({ ...alice, name: 'mapped', size: 1000 });
+  t.teardown(() => closeQuietly(got.fd));
+  t.is(got.base, OWN_POOL_FIRST * B);
+  t.is(namespaceOwnerUid(got.fd), alice.ownerUid);
+  const maps = readUserNamespaceMaps(got.fd);
+  t.deepEqual(maps.uidMap, [{ inside: 0, outside: got.base, count: 1000 }]);
+  t.deepEqual(maps.gidMap, [{ inside: 0, outside: got.base, count: 1000 }]);
+  t.is(namespaceId(got.fd), got.namespaceId);
+  t.like(allocator.findByNamespaceId(got.namespaceId), { name: 'mapped', ownerUid: alice.ownerUid, base: got.base, size: 1000 });
+  t.deepEqual(allocator.list({ ownerUid: alice.ownerUid }).map((n) => n.name), ['mapped']);
+  t.deepEqual(allocator.list({ ownerUid: bob.ownerUid }), []);
+});
+
+rootTest('a name is the owner\'s: taken while its namespace lives, free for others, and free again once it is gone', async (t) => {
+  const { allocator } = makeTestAllocator({ firstBlock: OWN_POOL_FIRST + 2, blocks: 3 });
+  const first = await allocator.allocate({ ...alice, name: 'build' });
+  await t.throwsAsync(() => allocator.allocate({ ...alice, name: 'build' }), { instanceOf: NameExists, message: /"build"/ });
+  const bobs = await allocator.allocate({ ...bob, name: 'build' });
+  closeQuietly(bobs.fd);
+  closeQuietly(first.fd);
+  // Waits inside allocate for the closed namespace to go, then takes the name again.
+  const again = await allocator.allocate({ ...alice, name: 'build' });
+  closeQuietly(again.fd);
+  t.not(again.namespaceId, first.namespaceId);
+});
+
+rootTest('the quota counts live namespaces: the one past it is refused, and one closed makes room', async (t) => {
+  const { allocator } = makeTestAllocator({ firstBlock: OWN_POOL_FIRST + 5, blocks: 6 });
+  const held: Allocation[] = [];
+  for (let i = 0; i < 4; i++) held.push(await allocator.allocate({ ...alice, name: `q${i}` }));
+  t.teardown(() => held.forEach((a) => closeQuietly(a.fd)));
+  await t.throwsAsync(() => allocator.allocate({ ...alice, name: 'q4' }), { instanceOf: QuotaExceeded, message: /quota 4/ });
+  t.is(allocator.list({ ownerUid: alice.ownerUid }).length, 4, 'a refused allocation records nothing');
+  closeQuietly(held.pop()!.fd);
+  t.is(await sweepUntilFreed(allocator), 1);
+  held.push(await allocator.allocate({ ...alice, name: 'q4' }));
+  t.is(allocator.list({ ownerUid: alice.ownerUid }).length, 4);
+});
+
+rootTest('a freed block goes back to its last owner, never to another user', async (t) => {
+  const { allocator } = makeTestAllocator({ firstBlock: OWN_POOL_FIRST + 11, blocks: 2 });
+  const alices = await allocator.allocate({ ...alice, name: 'a' });
+  closeQuietly(alices.fd);
+  t.is(await sweepUntilFreed(allocator), 1);
+  t.deepEqual(allocator.list(), []);
+  const bobs = await allocator.allocate({ ...bob, name: 'b' });
+  t.teardown(() => closeQuietly(bobs.fd));
+  t.not(bobs.base, alices.base);
+  await t.throwsAsync(() => allocator.allocate({ ...bob, name: 'b2' }), { instanceOf: RangeExhausted });
+  const alicesAgain = await allocator.allocate({ ...alice, name: 'a' });
+  closeQuietly(alicesAgain.fd);
+  t.is(alicesAgain.base, alices.base);
 });
