@@ -1,17 +1,14 @@
 // Bad usage and unreachable daemons: every case exits non-zero with one
 // clear line on stderr and never a stack trace.
 import test from 'ava';
-import { rootTest, rootSkipReason } from '../helpers/root';
+import { rootTest } from '../helpers/root';
 import { useTestStack } from '../helpers/stack';
 import { alice } from '../helpers/users';
 import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { COMMANDS } from '../../src/cli/main';
 
-test.before(async () => {
-  if (rootSkipReason) return;
-  // A bus and polkitd, but no nsmountd.
-});
-const stack = useTestStack(() => ({ daemon: false }));
+// A bus and polkitd, but no nsmountd.
+const stack = useTestStack({ daemon: false });
 
 const fails = test.macro<[string[], number, RegExp]>({
   async exec(t, args, code, message) {

@@ -23,13 +23,10 @@ let work: string;
 let aliceDir: string;
 let fdsAtStart: number;
 
-test.before(async () => {
-  if (rootSkipReason) return;
-  // No polkit rule: a foreign-owned home below a directory alice owns is hers by default.
-});
 test.after.always(async () => {
   if (work) removeTree(work);
 });
+// No polkit rule: a foreign-owned home below a directory alice owns is hers by default.
 const stack = useTestStack();
 test.before(async () => {
   if (rootSkipReason) return;
