@@ -7,15 +7,16 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootSkipReason, rootSerial } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { startTestStack, type TestStack } from '../helpers/stack';
 import { callAs } from '../helpers/call';
 import { ADMINS_GROUP, carol } from '../helpers/users';
 
+let stack: TestStack;
 let secret: string;
 
-const stack = useTestStack({ daemon: false });
 test.before(async () => {
   if (rootSkipReason) return;
+  stack = await startTestStack({ daemon: false });
   const dir = path.join(stack.baseDir, 'setgroups');
   fs.mkdirSync(dir, { mode: 0o755 });
   fs.chmodSync(dir, 0o755);
@@ -23,6 +24,9 @@ test.before(async () => {
   fs.writeFileSync(secret, 'others may read this\n');
   fs.chownSync(secret, 0, ADMINS_GROUP.gid);
   fs.chmodSync(secret, 0o604);
+});
+test.after.always(async () => {
+  await stack?.stop();
 });
 
 // One process, no exec: entering the namespace gives its owner full
