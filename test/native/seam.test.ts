@@ -81,6 +81,18 @@ test('src/native/bindings.ts binds exactly the functions native/nsmount.h declar
   t.deepEqual(sorted(loadBindings().boundPrototypes().keys()), sorted(headerPrototypes().keys()));
 });
 
+test('every function of the header is used by a wrapper in src/native, so none is dead', (t) => {
+  const dir = path.join(root, 'src/native');
+  const wrappers = fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.ts') && name !== 'bindings.ts')
+    .map((name) => fs.readFileSync(path.join(dir, name), 'utf8'))
+    .join('\n')
+    .replace(/^import [^;]*;$/gms, '');
+  const unused = [...headerPrototypes().keys()].filter((name) => !new RegExp(`\\b${name}\\b`).test(wrappers));
+  t.deepEqual(unused, []);
+});
+
 test('each binding has the argument and result types and directions of its header prototype', (t) => {
   const bound = loadBindings().boundPrototypes();
   const inHeader = new Map<string, string>();
