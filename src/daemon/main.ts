@@ -1,7 +1,6 @@
 // nsmountd: wires configuration, the registry, the kernel probes, polkit and
 // the bus together, and owns the process lifecycle (signals, idle exit,
 // losing the bus).
-import dbus from 'dbus-next';
 import { parseDaemonArgs, USAGE, UsageError, type DaemonArgs } from './args';
 import { packageVersion, machineId } from './version';
 import { chooseBus } from './choose-bus';
@@ -12,8 +11,8 @@ import { managerProperties } from './properties';
 import { buildMethods } from './methods';
 import { createLogger } from '../log';
 import { connectBus, FdPassingUnavailable, type MessageBus } from '../bus/connection';
-import { callBus, DBUS_DAEMON } from '../bus/bus-call';
 import { CallerDirectory } from '../bus/caller';
+import { followNameOwners } from '../bus/name-owners';
 import { Dispatcher } from '../bus/dispatcher';
 import { collectWhenIdle } from './idle-collect';
 import { changeSignals } from '../bus/change-signals';
@@ -119,18 +118,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
 
   const pool = { first: config.pool.first, last: config.pool.last };
   const callers = new CallerDirectory(bus, { refuseUid: (uid) => containerCallerRefusal(uid, pool) });
-  bus.on('message', (msg: dbus.Message) => {
-    if (msg.type === 4 && msg.sender === 'org.freedesktop.DBus' && msg.member === 'NameOwnerChanged') {
-      const [name, , newOwner] = msg.body as [string, string, string];
-      callers.nameOwnerChanged(name, newOwner);
-    }
-  });
-  await callBus(bus, {
-    ...DBUS_DAEMON,
-    member: 'AddMatch',
-    signature: 's',
-    body: ["type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'"],
-  });
+  await followNameOwners(bus, callers);
 
   const dispatcher = new Dispatcher({
     bus,

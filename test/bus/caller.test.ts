@@ -3,6 +3,7 @@
 import test from 'ava';
 import dbus from 'dbus-next';
 import { CallerDirectory } from '../../src/bus/caller';
+import { followNameOwners } from '../../src/bus/name-owners';
 import { connectBus } from '../../src/bus/connection';
 import { NotAuthorized } from '../../src/errors';
 import { safeDisconnect } from '../../src/stack/bus-connection';
@@ -21,22 +22,7 @@ test.before(async () => {
   if (rootSkipReason) return;
   service = await connectBus({ address: stack.address });
   callers = new CallerDirectory(service);
-  service.on('message', (msg: dbus.Message) => {
-    if (msg.type === dbus.MessageType.SIGNAL && msg.sender === 'org.freedesktop.DBus' && msg.member === 'NameOwnerChanged') {
-      const [name, , newOwner] = msg.body as [string, string, string];
-      callers.nameOwnerChanged(name, newOwner);
-    }
-  });
-  await service.call(
-    new dbus.Message({
-      destination: 'org.freedesktop.DBus',
-      path: '/org/freedesktop/DBus',
-      interface: 'org.freedesktop.DBus',
-      member: 'AddMatch',
-      signature: 's',
-      body: ["type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'"],
-    }),
-  );
+  await followNameOwners(service, callers);
 });
 test.after.always(() => {
   if (service) safeDisconnect(service);
