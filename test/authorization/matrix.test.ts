@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { removeTree } from '../helpers/cleanup';
 import { makeExt4 } from '../helpers/images';
 import { lendNamespace, type LentNamespace } from '../helpers/lend-namespace';

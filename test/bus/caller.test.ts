@@ -9,7 +9,7 @@ import { NotAuthorized } from '../../src/errors';
 import { safeDisconnect } from '../../src/stack/bus-connection';
 import { joinBus, type BusPeer } from '../helpers/bus-peer';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { alice, carol } from '../helpers/users';
 
 const stack = useTestStack({ daemon: false });

@@ -7,7 +7,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { runAsUser } from '../helpers/as-user';
 import { callAs } from '../helpers/call';
 import { PACKAGE_ROOT } from '../helpers/paths';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import dbus from 'dbus-next';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v } from '../helpers/call';
 import { alice, bob } from '../helpers/users';
 import { makeExt4 } from '../helpers/images';

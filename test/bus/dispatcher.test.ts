@@ -21,7 +21,7 @@ import { Errno } from '../../src/native/errno';
 import { safeDisconnect } from '../../src/stack/bus-connection';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { SERVICE_NAME } from '../helpers/paths';
 import { alice, dave, type TestUser } from '../helpers/users';
 

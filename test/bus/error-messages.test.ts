@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { removeTree } from '../helpers/cleanup';
 import { alice } from '../helpers/users';

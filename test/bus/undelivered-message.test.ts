@@ -4,7 +4,7 @@
 // caller waited out its timeout, and no log line.
 import test from 'ava';
 import { rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { rawCallAs } from '../helpers/raw-call';
 import { alice } from '../helpers/users';
 import { MANAGER_INTERFACE, SERVICE_NAME, SERVICE_PATH } from '../helpers/paths';

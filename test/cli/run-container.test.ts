@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { alice } from '../helpers/users';
 import { nsmountctl, isOneLineError, NSMOUNTCTL_BIN } from '../helpers/nsmountctl';
 import { runAsUser } from '../helpers/as-user';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { alice } from '../helpers/users';
 import { nsmountctl } from '../helpers/nsmountctl';
 import { holdNamespaces } from '../helpers/holder';

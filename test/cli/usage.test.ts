@@ -2,7 +2,7 @@
 // clear line on stderr and never a stack trace.
 import test from 'ava';
 import { rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { alice } from '../helpers/users';
 import { nsmountctl, isOneLineError } from '../helpers/nsmountctl';
 import { COMMANDS } from '../../src/cli/main';

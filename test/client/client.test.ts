@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { connect, InvalidArgument, NameExists, NsMountDBusError, OwnedFd, type NsMountClient } from '../../src/client';
 
 let client: NsMountClient;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { holdNamespaces } from '../helpers/holder';
 import { callAs } from '../helpers/call';
 import { runAsUser } from '../helpers/as-user';

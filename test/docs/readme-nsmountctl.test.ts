@@ -5,7 +5,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { alice } from '../helpers/users';
 import { runAsUser } from '../helpers/as-user';
 import { userDirectory } from '../helpers/user-dirs';

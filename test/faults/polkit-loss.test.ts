@@ -3,7 +3,7 @@
 // without the daemon going down or recording anything for it; once polkitd
 // is back, the same calls work again.
 import { rootSerial } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs } from '../helpers/call';
 import { holdNamespaces, type Holder } from '../helpers/holder';
 import { alice } from '../helpers/users';

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { holdNamespaces, type Holder } from '../helpers/holder';
 import { alice } from '../helpers/users';

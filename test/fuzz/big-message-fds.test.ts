@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import dbus from 'dbus-next';
 import { rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { connectBus } from '../../src/bus/connection';
 import { safeDisconnect } from '../../src/stack/bus-connection';
 import { MANAGER, OBJECT_PATH, SERVICE } from './contract';

@@ -11,7 +11,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { alice, bob, carol, dave, type TestUser } from '../helpers/users';
 import { makeExt4, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';
 import { runLoadClients, type LoadClientSpec, type LoadMethod } from '../helpers/load-clients';

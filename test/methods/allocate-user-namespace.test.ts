@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import path from 'node:path';
 import { rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { alice, bob, carol, dave } from '../helpers/users';
 

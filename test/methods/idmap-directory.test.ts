@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootSerial, rootSkipReason, rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v } from '../helpers/call';
 import { removeTree } from '../helpers/cleanup';
 import { runAsUser } from '../helpers/as-user';

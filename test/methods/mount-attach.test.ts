@@ -4,7 +4,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v } from '../helpers/call';
 import { alice, bob } from '../helpers/users';
 import { TYPE_HOME, TYPE_ROOT_X86_64, loopDevicesUnder, makeExt4, makeGpt, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { v, type CallResult } from '../helpers/call';
 import { runAsUser } from '../helpers/as-user';
 import { CALL_CLIENT } from '../helpers/paths';

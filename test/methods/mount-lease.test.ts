@@ -8,7 +8,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { runAsUser } from '../helpers/as-user';
 import { CALL_CLIENT } from '../helpers/paths';
 import { alice, bob, type TestUser } from '../helpers/users';

@@ -4,7 +4,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { v } from '../helpers/call';
 import { alice, bob, carol, dave } from '../helpers/users';
 import { makeExt4, makeGpt, TYPE_HOME, TYPE_ROOT_X86_64, tempDir, waitForNoLoopDevicesUnder } from '../helpers/images';

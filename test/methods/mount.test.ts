@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import { rootSerial, rootSkipReason, rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v } from '../helpers/call';
 import { CALL_CLIENT } from '../helpers/paths';
 import { alice, bob } from '../helpers/users';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rootTest, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { removeTree } from '../helpers/cleanup';
 import { CALL_CLIENT } from '../helpers/paths';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v, type CallResult } from '../helpers/call';
 import { alice, bob, type TestUser } from '../helpers/users';
 import { loopDevicesUnder, makeExt4, tempDir } from '../helpers/images';

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { rootSkipReason, rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { runAsUser } from '../helpers/as-user';
 import { callAs, type CallResult } from '../helpers/call';
 import { CALL_CLIENT, PACKAGE_ROOT } from '../helpers/paths';

@@ -8,7 +8,7 @@ import { PolkitAuthority, type AuthorizationRequest } from '../../src/polkit/aut
 import { safeDisconnect } from '../../src/stack/bus-connection';
 import { joinBus, type BusPeer } from '../helpers/bus-peer';
 import { rootSerial, rootSkipReason } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { alice, bob, dave, type TestUser } from '../helpers/users';
 
 const ALLOCATE = 'org.nsmount.allocate-user-namespace';

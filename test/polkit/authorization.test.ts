@@ -1,5 +1,5 @@
 import { rootTest } from '../helpers/root';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { callAs } from '../helpers/call';
 import { alice, bob, dave } from '../helpers/users';
 

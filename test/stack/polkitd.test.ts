@@ -2,7 +2,7 @@ import test from 'ava';
 import type { MessageBus } from 'dbus-next';
 import { nameHasOwner } from '../../src/stack/bus-connection';
 import { POLKIT_NAME } from '../../src/stack/polkitd';
-import { useTestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/use-test-stack';
 import { checkAuthorization, idleProcessAs } from '../helpers/polkit';
 import { rootSerial, rootSkipReason } from '../helpers/root';
 import { POLKIT_ACTIONS, FIXTURES } from '../helpers/paths';
