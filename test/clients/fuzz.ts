@@ -9,7 +9,6 @@
 //   node dist/test/clients/fuzz.js --address A --env ENV.json --seed 42 \
 //     --count 500 --seconds 60 --concurrency 2 --log calls.jsonl [--denied]
 import fs from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import dbus from 'dbus-next';
 import { connectBus, takeMessageFds } from '../../src/bus/connection';
@@ -19,22 +18,12 @@ import { Prng } from '../fuzz/prng';
 import { loadContract, MANAGER, OBJECT_PATH, SERVICE } from '../fuzz/contract';
 import { generateCall, ALLOW_INTERACTIVE_AUTHORIZATION, NO_REPLY_EXPECTED, type FuzzCall } from '../fuzz/generate';
 import { judge, handlesIn, type Outcome } from '../fuzz/oracle';
-import { INHERITED_KINDS, type FdKind, type InheritedKind } from '../fuzz/fd-kinds';
+import type { FdKind, InheritedKind } from '../fuzz/fd-kinds';
+import { closePooled, expirePools, O_DIRECTORY, O_PATH, poolAdd, pools, resolveFd, type FdContext, type Opened } from './fuzz-fds';
 import type { FuzzEnv, FuzzProblem, FuzzSummary } from '../fuzz/types';
 import { MountLoosener } from '../fuzz/loosen';
 
-const O_PATH = 0o10000000;
-const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
-const O_DIRECTORY = fs.constants.O_DIRECTORY;
 const FOREIGN_UID = 2147352576;
-/** Received fds kept per kind for later calls; older ones are closed, which ends their namespaces and mounts. */
-const POOL_SIZE = 3;
-/**
- * Iterations a received fd is kept at most. Four users holding three
- * namespaces each for good would keep the eight-block pool full, and
- * allocation, reclaim and reuse would stop being exercised.
- */
-const POOL_LIFETIME = 40;
 const MAX_PROBLEMS = 50;
 
 const { values: args } = parseArgs({
@@ -59,106 +48,12 @@ const seed = Number(args.seed) >>> 0;
 const timeoutMs = Number(args['timeout-ms']);
 const logFd = args.log ? fs.openSync(args.log, 'a') : -1;
 
-const pools: Record<'pool-userns' | 'pool-mount' | 'pool-directory', number[]> = { 'pool-userns': [], 'pool-mount': [], 'pool-directory': [] };
-/** Iteration each pooled fd arrived in. */
-const pooledAt = new Map<number, number>();
 const problems: FuzzProblem[] = [];
 const outcomes: Record<string, number> = {};
 let calls = 0;
 let attachSerial = 0;
 let connectionError: string | undefined;
-
-function poolAdd(kind: keyof typeof pools, fd: number, iteration: number): void {
-  const pool = pools[kind];
-  pool.push(fd);
-  pooledAt.set(fd, iteration);
-  while (pool.length > POOL_SIZE) closePooled(pool.shift()!);
-}
-
-function closePooled(fd: number): void {
-  pooledAt.delete(fd);
-  fs.closeSync(fd);
-}
-
-function expirePools(iteration: number): void {
-  for (const pool of Object.values(pools)) {
-    while (pool.length && iteration - pooledAt.get(pool[0])! > POOL_LIFETIME) closePooled(pool.shift()!);
-  }
-}
-
-interface Opened {
-  fds: number[];
-  /** Fresh AttachTo candidates made for this call; removed (or unmounted first) afterwards. */
-  attachDirs: string[];
-}
-
-/** Turns a kind into an fd; fds in `opened` are the call's to close. */
-function resolveFd(kind: FdKind, iteration: number, opened: Opened, bus: dbus.MessageBus): number {
-  const open = (file: string, flags: number) => {
-    const fd = fs.openSync(file, flags);
-    opened.fds.push(fd);
-    return fd;
-  };
-  const home = env.home;
-  switch (kind) {
-    case 'file-ro': return open(path.join(home, 'file.txt'), fs.constants.O_RDONLY);
-    case 'file-rw': return open(path.join(home, 'file.txt'), fs.constants.O_RDWR);
-    case 'file-wo': return open(path.join(home, 'file.txt'), fs.constants.O_WRONLY);
-    case 'file-path': return open(path.join(home, 'file.txt'), O_PATH);
-    case 'symlink-path': return open(path.join(home, 'link'), O_PATH | O_NOFOLLOW);
-    case 'fifo': return open(path.join(home, 'fifo'), fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
-    case 'dir-ro': return open(home, fs.constants.O_RDONLY | O_DIRECTORY);
-    case 'dir-path': return open(home, O_PATH | O_DIRECTORY);
-    case 'attach-dir':
-    case 'attach-dir-ro': {
-      const dir = path.join(env.attachRoot, `${seed}-${iteration}-${attachSerial++}`);
-      fs.mkdirSync(dir);
-      opened.attachDirs.push(dir);
-      return open(dir, kind === 'attach-dir' ? O_PATH | O_DIRECTORY : fs.constants.O_RDONLY | O_DIRECTORY);
-    }
-    case 'dir-nonempty': return open(path.join(home, 'nonempty'), O_PATH | O_DIRECTORY);
-    case 'dir-other-user': return open(env.otherUserDir, O_PATH | O_DIRECTORY);
-    case 'dir-foreign': return open(path.join(home, 'foreign'), O_PATH | O_DIRECTORY);
-    case 'dir-foreign-orphan': return open(env.foreignOrphan, O_PATH | O_DIRECTORY);
-    case 'dir-root': return open('/', O_PATH | O_DIRECTORY);
-    case 'dir-tmp': return open(env.tmp, fs.constants.O_RDONLY | O_DIRECTORY);
-    case 'proc-dir': return open('/proc', O_PATH | O_DIRECTORY);
-    case 'proc-self-dir': return open('/proc/self', fs.constants.O_RDONLY | O_DIRECTORY);
-    case 'proc-file': return open('/proc/self/status', fs.constants.O_RDONLY);
-    case 'proc-ns-dir': return open('/proc/self/ns', O_PATH | O_DIRECTORY);
-    case 'ns-user-path': return open('/proc/self/ns/user', O_PATH);
-    case 'dev-null': return open('/dev/null', fs.constants.O_RDWR);
-    case 'dev-zero': return open('/dev/zero', fs.constants.O_RDONLY);
-    case 'dev-loop-control-path': return open('/dev/loop-control', O_PATH);
-    case 'dev-loop-path': return open(env.loopDevice, O_PATH);
-    case 'image-trusted': return open(env.trustedImage, fs.constants.O_RDONLY);
-    case 'image-trusted-path': return open(env.trustedImage, O_PATH);
-    case 'image-own-ext4-ro': return open(env.images.ext4, fs.constants.O_RDONLY);
-    case 'image-own-ext4-rw': return open(env.images.ext4, fs.constants.O_RDWR);
-    case 'image-own-gpt': return open(env.images.gpt, fs.constants.O_RDONLY);
-    case 'image-own-garbage': return open(env.images.garbage, fs.constants.O_RDONLY);
-    case 'image-own-truncated': return open(env.images.truncated, fs.constants.O_RDONLY);
-    case 'image-own-empty': return open(env.images.empty, fs.constants.O_RDONLY);
-    case 'bus-socket': {
-      const fd = (bus as unknown as { _connection: { stream: { fd?: number } } })._connection.stream.fd;
-      return typeof fd === 'number' ? fd : open('/dev/null', fs.constants.O_RDONLY);
-    }
-    case 'pool-userns':
-    case 'pool-mount':
-    case 'pool-directory': {
-      const pool = pools[kind];
-      return pool.length ? pool[iteration % pool.length] : open('/dev/null', fs.constants.O_RDONLY);
-    }
-    default:
-      if (kind.startsWith('ns-')) return open(`/proc/self/ns/${kind.slice(3)}`, fs.constants.O_RDONLY);
-      if ((INHERITED_KINDS as readonly string[]).includes(kind)) {
-        const fd = inherited[kind as InheritedKind];
-        if (fd === undefined) throw new Error(`inherited fd ${kind} is missing`);
-        return fd;
-      }
-      throw new Error(`unknown fd kind ${kind}`);
-  }
-}
+const fdContext: FdContext = { env, seed, inherited, nextAttachSerial: () => attachSerial++ };
 
 function send(bus: dbus.MessageBus, call: FuzzCall, body: unknown[]): Promise<{ outcome: Outcome; reply?: dbus.Message; fds?: number[] }> {
   const msg = new dbus.Message({
@@ -275,7 +170,7 @@ async function runCall(bus: dbus.MessageBus, call: FuzzCall): Promise<void> {
   const opened: Opened = { fds: [], attachDirs: [] };
   let body: unknown[];
   try {
-    body = decodeBody(call.body, ({ path: kind }) => resolveFd(kind as FdKind, call.iteration, opened, bus)) as unknown[];
+    body = decodeBody(call.body, ({ path: kind }) => resolveFd(kind as FdKind, call.iteration, opened, bus, fdContext)) as unknown[];
   } catch (err) {
     for (const fd of opened.fds) fs.closeSync(fd);
     record(call, { kind: 'client-error', message: `cannot prepare fds: ${(err as Error).message}` }, 0, `cannot prepare fds: ${(err as Error).message}`);

@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { rootTest, rootSkipReason } from '../helpers/root';
 import { childSeed } from './prng';
-import { differencesAfter, FUZZ_USERS, registryProblems, runFuzzClient, SEEDS_DIR, startFuzzStack, takeBaseline, type FuzzStack } from './run';
+import { FUZZ_USERS, runFuzzClient, SEEDS_DIR, startFuzzStack, type FuzzStack } from './run';
+import { differencesAfter, registryProblems, takeBaseline } from './leaks';
 import type { FuzzSummary, SeedFile } from './types';
 
 const SECONDS = Number(process.env.NSMOUNTD_FUZZ_SECONDS ?? 60);

@@ -8,7 +8,8 @@ import { rootSerial, rootSkipReason } from '../helpers/root';
 import { Prng } from './prng';
 import { loadContract } from './contract';
 import { generateCall, type FuzzCall } from './generate';
-import { differencesAfter, FUZZ_USERS, runFuzzClient, SEEDS_DIR, startFuzzStack, takeBaseline, type FuzzStack } from './run';
+import { FUZZ_USERS, runFuzzClient, SEEDS_DIR, startFuzzStack, type FuzzStack } from './run';
+import { differencesAfter, takeBaseline } from './leaks';
 import type { SeedFile } from './types';
 
 const seedFiles = fs.existsSync(SEEDS_DIR) ? fs.readdirSync(SEEDS_DIR).filter((n) => n.endsWith('.json')).sort() : [];
