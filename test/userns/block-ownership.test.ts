@@ -4,25 +4,18 @@
 // of two blocks shows it in a few calls.
 import test from 'ava';
 import fs from 'node:fs';
-import { rootSkipReason, rootSerial } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import { rootSerial } from '../helpers/root';
+import { useTestStack } from '../helpers/use-test-stack';
 import { holdNamespaces } from '../helpers/holder';
 import { callAs, type CallResult } from '../helpers/call';
 import { alice, bob, carol, foreignIdUser, pooledIdUser, type TestUser } from '../helpers/users';
 
-let stack: TestStack;
 // Three blocks; NSS knows pooledIdUser in the third, so two are usable.
 const FIRST = 0x70020000;
 const POOL = `[pool]\nfirst = ${FIRST}\nlast = ${FIRST + 3 * 65536 - 1}\nquota_per_uid = 2\nreclaim_interval_sec = 3600\n`;
 const EXHAUSTED = 'org.nsmount.NsMount1.Error.RangeExhausted';
 
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack({ config: POOL });
-});
-test.after.always(async () => {
-  await stack?.stop();
-});
+const stack = useTestStack({ config: POOL });
 
 const allocate = (user: TestUser | 'root', name: string) => callAs(user, stack.address, 'AllocateUserNamespace', 'sua{sv}', [name, 0, {}]);
 

@@ -1,23 +1,16 @@
 // A pool of three blocks and a quota of two, to reach every limit quickly.
-import test, { type ExecutionContext } from 'ava';
-import { rootTest, rootSkipReason } from '../helpers/root';
-import { startTestStack, type TestStack } from '../helpers/stack';
+import type { ExecutionContext } from 'ava';
+import { rootTest } from '../helpers/root';
+import { useTestStack } from '../helpers/use-test-stack';
 import { holdNamespaces, type HeldResult } from '../helpers/holder';
 import { callAs, type CallResult } from '../helpers/call';
 import { alice, bob, carol } from '../helpers/users';
 
-let stack: TestStack;
 // 0x7000_0000 is far from NSS ids and the test users' subuid ranges.
 const FIRST = 0x70000000 - 3 * 65536;
 
-test.before(async () => {
-  if (rootSkipReason) return;
-  stack = await startTestStack({
-    config: `[pool]\nfirst = ${FIRST}\nlast = ${FIRST + 3 * 65536 - 1}\nquota_per_uid = 2\nreclaim_interval_sec = 3600\n`,
-  });
-});
-test.after.always(async () => {
-  await stack?.stop();
+const stack = useTestStack({
+  config: `[pool]\nfirst = ${FIRST}\nlast = ${FIRST + 3 * 65536 - 1}\nquota_per_uid = 2\nreclaim_interval_sec = 3600\n`,
 });
 
 function okBases(t: ExecutionContext, results: HeldResult[]): number[] {
