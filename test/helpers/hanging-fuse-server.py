@@ -1,0 +1,103 @@
+# A FUSE file system whose server can stop answering, driven by
+# test/helpers/hanging-fuse.ts (which documents what it serves). Lines on
+# stdin: "hang" holds back every request but FLUSH and RELEASE from then on,
+# "hang-all" holds those too, "release" answers everything again; each
+# command is echoed once it took effect. A held request prints
+# "held OP PATH" and is answered anyway after HOLD_LIMIT seconds, so no
+# process waits on this server for longer than that, whatever the test does.
+import errno
+import os
+import stat
+import sys
+import threading
+import time
+
+from fusepy import FUSE, FuseOSError, Operations
+
+mountpoint, backing, uid, gid, hold_limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+DIRS = {"/": (0, 0), "/dir": (uid, gid), "/dir/sub": (uid, gid)}
+LISTS = {"/": ["dir", "image.img"], "/dir": ["sub"], "/dir/sub": []}
+# Closing a file sends FLUSH, and every process that ever held the fd
+# closes it: the caller, the bus daemon that passed it on, the test itself.
+CLOSES = {"flush", "release", "releasedir"}
+
+lock = threading.Lock()
+answered = threading.Condition(lock)
+holding = {"mode": None}  # None, "hang" or "hang-all"
+
+
+def say(line):
+    with lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def must_hold(op):
+    mode = holding["mode"]
+    return mode == "hang-all" or (mode == "hang" and op not in CLOSES)
+
+
+class Hanging(Operations):
+    def __call__(self, op, *args):
+        with lock:
+            if must_hold(op):
+                sys.stdout.write("held %s %s\n" % (op, args[0] if args else ""))
+                sys.stdout.flush()
+                deadline = time.monotonic() + hold_limit
+                while must_hold(op) and time.monotonic() < deadline:
+                    answered.wait(deadline - time.monotonic())
+                if must_hold(op):
+                    sys.stdout.write("gave-up %s\n" % op)
+                    sys.stdout.flush()
+        return super().__call__(op, *args)
+
+    def getattr(self, path, fh=None):
+        now = time.time()
+        times = dict(st_atime=now, st_mtime=now, st_ctime=now)
+        if path in DIRS:
+            owner, group = DIRS[path]
+            return dict(st_mode=stat.S_IFDIR | 0o755, st_nlink=2, st_uid=owner, st_gid=group, st_size=0, **times)
+        if path == "/image.img":
+            size = os.stat(backing).st_size
+            return dict(st_mode=stat.S_IFREG | 0o644, st_nlink=1, st_uid=uid, st_gid=gid, st_size=size, **times)
+        raise FuseOSError(errno.ENOENT)
+
+    def readdir(self, path, fh):
+        return [".", ".."] + LISTS[path]
+
+    def open(self, path, flags):
+        return 0
+
+    def read(self, path, size, offset, fh):
+        with open(backing, "rb") as f:
+            f.seek(offset)
+            return f.read(size)
+
+    def flush(self, path, fh):
+        return 0
+
+    def release(self, path, fh):
+        return 0
+
+    def statfs(self, path):
+        return dict(f_bsize=4096, f_frsize=4096, f_blocks=0, f_bfree=0, f_bavail=0, f_namemax=255)
+
+
+def control():
+    for line in sys.stdin:
+        word = line.strip()
+        with lock:
+            holding["mode"] = word if word in ("hang", "hang-all") else None
+            answered.notify_all()
+        say(word)
+    with lock:
+        holding["mode"] = None
+        answered.notify_all()
+
+
+threading.Thread(target=control, daemon=True).start()
+say("ready")
+# Timeouts 0: the kernel asks the server whenever it may, so anything that
+# is not served from cache reaches the server and can be held.
+FUSE(Hanging(), mountpoint, foreground=True, allow_other=True, ro=True,
+     attr_timeout=0, entry_timeout=0, negative_timeout=0, fsname="nsmtest-hanging")
