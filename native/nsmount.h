@@ -42,7 +42,7 @@ NSM_EXPORT int nsm_unlinkat(int dirfd, const char *name, int flags);
 NSM_EXPORT int nsm_dir_is_empty(int fd);
 
 /* resolve.c: path resolution that follows no symlink. */
-NSM_EXPORT int nsm_open_path_no_symlinks(const char *path);
+NSM_EXPORT int nsm_open_path_no_symlinks(const char *path, int cached_only);
 
 /* passwd.c, nss.c: the user and group databases. */
 NSM_EXPORT int64_t nsm_primary_gid(uint32_t uid);
@@ -89,6 +89,7 @@ NSM_EXPORT int nsm_mount_setattr(int mount_fd, uint64_t attr_set, int userns_fd,
 NSM_EXPORT int nsm_move_mount_to(int mount_fd, int target_fd);
 NSM_EXPORT int nsm_mount_ids(int fd, NSM_OUT uint64_t *unique, NSM_OUT uint64_t *legacy);
 NSM_EXPORT int nsm_is_mount_root(int fd);
+NSM_EXPORT int nsm_stat_fd_cached(int fd, uint64_t *out);
 NSM_EXPORT int nsm_umount_detach_fd(int fd);
 
 /* statmount.c */

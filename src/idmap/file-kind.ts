@@ -1,10 +1,11 @@
 // Callers pass fds; each method needs a specific kind and says what it got
 // instead, since "wrong fd" alone leaves a client guessing.
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import { BadFileDescriptor, SystemError } from '../errors';
 import { Errno } from '../native/errno';
+import { statFdCached, type CachedStat } from '../native/stat';
 
-export function describeFileKind(stats: fs.Stats | fs.BigIntStats): string {
+export function describeFileKind(stats: fs.Stats | fs.BigIntStats | CachedStat): string {
   if (stats.isDirectory()) return 'a directory';
   if (stats.isFile()) return 'a regular file';
   if (stats.isSocket()) return 'a socket';
@@ -15,21 +16,24 @@ export function describeFileKind(stats: fs.Stats | fs.BigIntStats): string {
   return 'an unknown file type';
 }
 
-/** fstat of an fd the caller passed; a number that is not an open fd is the caller's error. */
-export function fstatArgument(fd: number, argument: string): fs.Stats {
+/**
+ * fstat of an fd the caller passed, from the kernel's cached attributes:
+ * never waiting for a FUSE or NFS server (native/stat.ts). A number that
+ * is not an open fd is the caller's error.
+ */
+export function fstatArgument(fd: number, argument: string): CachedStat {
   try {
-    return fs.fstatSync(fd);
+    return statFdCached(fd);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EBADF') {
+    if (err instanceof SystemError && err.errno === Errno.EBADF) {
       throw new BadFileDescriptor(argument, 'not an open file descriptor');
     }
-    const errno = (err as NodeJS.ErrnoException).errno;
-    throw new SystemError(typeof errno === 'number' ? errno : Errno.EIO, 'fstat');
+    throw err;
   }
 }
 
 /** fstat result of `fd`, which must be a directory (O_PATH is fine). */
-export function requireDirectory(fd: number, argument: string): fs.Stats {
+export function requireDirectory(fd: number, argument: string): CachedStat {
   const stats = fstatArgument(fd, argument);
   if (!stats.isDirectory()) {
     throw new BadFileDescriptor(argument, `expected a directory, got ${describeFileKind(stats)}`);

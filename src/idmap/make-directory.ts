@@ -15,7 +15,7 @@
 // once it has its owner and mode, so @name never shows a half-made
 // (root-owned) directory.
 import { randomBytes } from 'node:crypto';
-import type fs from 'node:fs';
+import type { CachedStat } from '../native/stat';
 import { Exists, SystemError } from '../errors';
 import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
@@ -50,7 +50,7 @@ export interface MakeDirectoryOptions {
 interface Staging {
   name: string;
   fd: number;
-  stats: fs.Stats;
+  stats: CachedStat;
 }
 
 /** The staging name was renamed or exchanged by someone else before the daemon opened it. */
@@ -80,7 +80,7 @@ export function makeForeignDirectory(parentFd: number, name: string, options: Ma
   }
 }
 
-function makeStagingDirectory(parentFd: number, parent: fs.Stats): Staging {
+function makeStagingDirectory(parentFd: number, parent: CachedStat): Staging {
   const name = `.#nsmountd-${randomBytes(8).toString('hex')}`;
   mkdirAt(parentFd, name, 0o700);
   let fd: number;

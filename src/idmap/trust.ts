@@ -4,11 +4,10 @@
 // foreign-owned tree is the caller's when the caller owns a directory
 // above it on the same mount: only then did the caller put it there (or
 // could remove it), and no mount boundary can splice in someone else's tree.
-import fs from 'node:fs';
 import { closeQuietly } from '../native/fd';
 import { openParent } from '../native/dirfd';
 import { isMountRoot, mountIdOf } from '../native/mount-api';
-import { requireDirectory } from './file-kind';
+import { fstatArgument, requireDirectory } from './file-kind';
 import { isForeignId } from './foreign-range';
 import type { IdmapMode } from './idmap-directory';
 
@@ -66,7 +65,7 @@ function ownedAncestorLevels(fd: number, uid: number): number | undefined {
       // ".." of a mount root crosses into the parent mount; we never go
       // there, but check anyway in case something was mounted meanwhile.
       if (mountIdOf(current) !== mountId) return undefined;
-      const owner = fs.fstatSync(current).uid;
+      const owner = fstatArgument(current, 'directory').uid;
       if (owner === uid) return level;
       // Another user's directory in between makes the tree below theirs,
       // whoever owns a directory further up (systemd-mountfsd stops there

@@ -1,11 +1,11 @@
 // Checks the caller's image fd before anything reads it, so a wrong kind of
 // fd fails with a message naming what was passed instead of an errno from
 // deep inside libblkid or the loop driver.
-import fs from 'node:fs';
 import { BadFileDescriptor } from '../errors';
 import { fdStatusFlags } from '../native/fd';
 import { O_PATH } from '../native/flags';
 import { describeFileKind } from '../idmap/file-kind';
+import { statFdCached } from '../native/stat';
 
 const ARGUMENT = 'image';
 const O_ACCMODE = 0o3;
@@ -33,7 +33,8 @@ export function inspectImageFd(fd: number): ImageFdInfo {
   if ((flags & O_ACCMODE) === O_WRONLY) {
     throw new BadFileDescriptor(ARGUMENT, 'the fd is open write-only; open the image for reading');
   }
-  const stat = fs.fstatSync(fd, { bigint: true });
+  // Cached attributes: the image may be on a FUSE or NFS server that does not answer.
+  const stat = statFdCached(fd);
   if (stat.isFile()) {
     return { kind: 'file', readOnly: (flags & O_ACCMODE) === O_RDONLY, sizeBytes: stat.size };
   }

@@ -4,8 +4,16 @@
 // is only a hint; the decision rests on the directory entry of that name,
 // looked up through the configured directory and compared by device and
 // inode, so a rename or a hard link elsewhere cannot borrow trust.
+//
+// The image and its parent are looked at through cached attributes and
+// dentries only: the image may be a caller's file on a FUSE or NFS mount
+// whose server never answers, and such a file is never trusted anyway (it
+// is not directly inside a configured directory).
 import fs from 'node:fs';
 import path from 'node:path';
+import { closeQuietly } from '../native/fd';
+import { openPathNoSymlinks } from '../native/resolve';
+import { statFdCached, type CachedStat } from '../native/stat';
 
 export interface TrustOptions {
   /** Absolute directories from the configuration. */
@@ -19,15 +27,30 @@ export interface ImageTrust {
   reason: string;
 }
 
-function sameFile(a: fs.BigIntStats, b: fs.BigIntStats): boolean {
+type FileIdentity = { dev: bigint; ino: bigint };
+
+function sameFile(a: FileIdentity, b: FileIdentity): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
-function safelyOwned(stat: fs.BigIntStats): boolean {
-  return stat.uid === 0n && (stat.mode & 0o022n) === 0n;
+function safelyOwned(stat: { uid: number | bigint; mode: number | bigint }): boolean {
+  return Number(stat.uid) === 0 && (Number(stat.mode) & 0o022) === 0;
 }
 
-function checkDirectory(directory: string, name: string, image: fs.BigIntStats, parentOfLink: string): ImageTrust | string {
+/** The directory `directory` names, found through cached dentries only; undefined if that does not find it. */
+function cachedDirectoryIdentity(directory: string): FileIdentity | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openPathNoSymlinks(directory, { cachedOnly: true });
+    return statFdCached(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+function checkDirectory(directory: string, name: string, image: CachedStat, parentOfLink: string): ImageTrust | string {
   let dirfd: number;
   try {
     dirfd = fs.openSync(directory, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
@@ -37,12 +60,8 @@ function checkDirectory(directory: string, name: string, image: fs.BigIntStats, 
   try {
     const dirStat = fs.fstatSync(dirfd, { bigint: true });
     // The fd's parent must be this directory itself, not a same-named path.
-    let parentStat: fs.BigIntStats;
-    try {
-      parentStat = fs.statSync(parentOfLink, { bigint: true });
-    } catch {
-      return `${parentOfLink} is gone`;
-    }
+    const parentStat = cachedDirectoryIdentity(parentOfLink);
+    if (!parentStat) return `${parentOfLink} is gone, or cannot be looked up without asking its file system`;
     if (!sameFile(dirStat, parentStat)) return `not directly inside ${directory}`;
     if (!safelyOwned(dirStat)) return `${directory} is not root-owned or is writable by group/others`;
     // fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW) through the magic link.
@@ -68,7 +87,7 @@ export function classifyImage(fd: number, options: TrustOptions): ImageTrust {
     return { trusted: false, path: '', reason: 'the fd has no path' };
   }
   const untrusted = (reason: string): ImageTrust => ({ trusted: false, path: linkPath, reason });
-  const image = fs.fstatSync(fd, { bigint: true });
+  const image = statFdCached(fd);
   if (!image.isFile()) return untrusted('not a regular file');
   if (!linkPath.startsWith('/')) return untrusted('the fd is not a file in the mount tree');
 

@@ -65,7 +65,9 @@ export const nsm_unlinkat = bind<(dirfd: number, name: string, flags: number) =>
 export const nsm_dir_is_empty = bind<(fd: number) => number>('int nsm_dir_is_empty(int fd)');
 
 // resolve.c
-export const nsm_open_path_no_symlinks = bind<(path: string) => number>('int nsm_open_path_no_symlinks(const char *path)');
+export const nsm_open_path_no_symlinks = bind<(path: string, cachedOnly: number) => number>(
+  'int nsm_open_path_no_symlinks(const char *path, int cached_only)',
+);
 
 // passwd.c, nss.c
 export const nsm_primary_gid = bind<(uid: number) => Id>('int64_t nsm_primary_gid(uint32_t uid)');
@@ -119,6 +121,7 @@ export const nsm_mount_ids = bind<(fd: number, unique: Out<Id>, legacy: Out<Id>)
   'int nsm_mount_ids(int fd, _Out_ uint64_t *unique, _Out_ uint64_t *legacy)',
 );
 export const nsm_is_mount_root = bind<(fd: number) => number>('int nsm_is_mount_root(int fd)');
+export const nsm_stat_fd_cached = bind<(fd: number, out: BigUint64Array) => number>('int nsm_stat_fd_cached(int fd, uint64_t *out)');
 export const nsm_umount_detach_fd = bind<(fd: number) => number>('int nsm_umount_detach_fd(int fd)');
 
 // statmount.c

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { nsm_mkdirat, nsm_fchown_fd, nsm_fchmod, nsm_rename_noreplace, nsm_openat, nsm_unlinkat, nsm_dir_is_empty } from './bindings';
 import { check } from './check';
 import { O_PATH, AT_FDCWD } from './flags';
+import { statFdCached, type CachedStat } from './stat';
 
 export const O_RDONLY = fs.constants.O_RDONLY;
 export const O_DIRECTORY = fs.constants.O_DIRECTORY;
@@ -43,9 +44,9 @@ export function openParent(fd: number): number {
   return openAt(fd, '..', O_PATH | O_DIRECTORY);
 }
 
-/** fstat of any fd, O_PATH included. */
-export function fstatFd(fd: number): fs.Stats {
-  return fs.fstatSync(fd);
+/** fstat of any fd, O_PATH included, never waiting for a FUSE or NFS server (see stat.ts). */
+export function fstatFd(fd: number): CachedStat {
+  return statFdCached(fd);
 }
 
 /** True if the directory holds no entry but "." and ".."; `fd` may be O_PATH. */

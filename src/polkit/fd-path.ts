@@ -7,10 +7,14 @@
 // symlinks, reaches the very same file (device and inode). The mount may
 // differ: a sandboxed app's namespace is a copy of ours, whose mounts have
 // ids of their own, yet the path names the same file here, which is all a
-// rule or a person can act on.
+// rule or a person can act on. The walk uses cached dentries only and the
+// stats cached attributes: the path may lead through a FUSE or NFS mount
+// whose server a caller keeps from answering, and a path that cannot be
+// confirmed without asking that server is not confirmed.
 import fs from 'node:fs';
 import { closeQuietly } from '../native/fd';
 import { openPathNoSymlinks } from '../native/resolve';
+import { statFdCached } from '../native/stat';
 
 export type FdPath =
   /** `path` names this file in nsmountd's mount namespace. */
@@ -33,9 +37,9 @@ export function fdPath(fd: number): FdPath {
   if (!reported.startsWith('/')) return { verified: false, reported };
   let again: number | undefined;
   try {
-    again = openPathNoSymlinks(reported);
-    const mine = fs.fstatSync(fd, { bigint: true });
-    const found = fs.fstatSync(again, { bigint: true });
+    again = openPathNoSymlinks(reported, { cachedOnly: true });
+    const mine = statFdCached(fd);
+    const found = statFdCached(again);
     if (mine.dev === found.dev && mine.ino === found.ino) return { verified: true, path: reported };
   } catch {
     // Not there, behind a symlink, or not reachable from here: a finding, not a failure.

@@ -70,7 +70,7 @@ test('openParent goes one level up by fd', (t) => {
   const { dir, fd } = dirFixture('parent');
   const parent = openParent(fd);
   try {
-    t.is(fstatFd(parent).ino, fs.statSync(path.dirname(dir)).ino);
+    t.is(fstatFd(parent).ino, fs.statSync(path.dirname(dir), { bigint: true }).ino);
   } finally {
     closeQuietly(parent);
     closeQuietly(fd);
