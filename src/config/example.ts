@@ -2,6 +2,7 @@
 // from defaultConfig() so the documented defaults cannot drift from the real
 // ones.
 import { defaultConfig } from './defaults';
+import { IO_CALLS_TOTAL } from '../native/threadpool';
 import { LOG_LEVELS } from './types';
 
 const toml = (value: string | number | boolean | string[]): string =>
@@ -36,6 +37,22 @@ export function exampleConfigText(): string {
 # flight holds the fds it brought and a polkit check, so one user cannot
 # tie up the daemon for everyone else.
 #calls_per_uid = ${toml(d.daemon.callsPerUid)}
+
+# Seconds a call waits for a caller's file: the image Mount reads (its
+# partition table, its file systems) and mounts. A file on a FUSE or
+# network file system whose server does not answer would hold the call
+# forever; past this it fails with Unavailable, having made nothing, and
+# the daemon answers everyone else meanwhile.
+#io_timeout_sec = ${toml(d.daemon.ioTimeoutSec)}
+
+# That work runs off the daemon's main thread, on at most ${IO_CALLS_TOTAL} threads
+# for all users together. A thread stuck with a server that never answers
+# stays stuck until the server answers (or its connection is aborted), so
+# one user may hold at most this many at once: a further call of that user
+# waits for one of them (up to io_timeout_sec), or fails at once with
+# QuotaExceeded while all of them are stuck; other users are not held up.
+# At most ${IO_CALLS_TOTAL}.
+#io_calls_per_uid = ${toml(d.daemon.ioCallsPerUid)}
 
 [pool]
 # Host user/group IDs handed out to user namespaces, in blocks of 65536.

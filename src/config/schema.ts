@@ -3,6 +3,7 @@
 // default in force.
 import { absolutePath, absolutePaths, boolean, integer, oneOf, Check } from './checks';
 import { LOG_LEVELS, SETGROUPS_CHOICES, Config } from './types';
+import { IO_CALLS_TOTAL } from '../native/threadpool';
 import { BLOCK_SIZE } from '../userns/block';
 
 /** Highest ID the kernel accepts in a map: (uid_t)-1 is "no ID". */
@@ -23,6 +24,8 @@ export const SCHEMA: Schema = {
     idle_timeout_sec: { prop: 'idleTimeoutSec', check: integer({ min: 0 }) },
     registry_lock_timeout_sec: { prop: 'registryLockTimeoutSec', check: integer({ min: 1 }) },
     calls_per_uid: { prop: 'callsPerUid', check: integer({ min: 1 }) },
+    io_timeout_sec: { prop: 'ioTimeoutSec', check: integer({ min: 1 }) },
+    io_calls_per_uid: { prop: 'ioCallsPerUid', check: integer({ min: 1, max: IO_CALLS_TOTAL }) },
   },
   pool: {
     // IDs below 65536 are the host's own users and groups.

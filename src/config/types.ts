@@ -16,6 +16,10 @@ export interface Config {
     registryLockTimeoutSec: number;
     /** Manager calls one non-root uid may have in flight at once; more are QuotaExceeded. */
     callsPerUid: number;
+    /** How long a call waits for a caller's file (its image, its directory) before it fails with Unavailable. */
+    ioTimeoutSec: number;
+    /** Pool threads one uid may hold at once for work on its files (src/native/off-thread.ts). */
+    ioCallsPerUid: number;
   };
   pool: {
     /** First host uid/gid handed out; a multiple of 65536. */

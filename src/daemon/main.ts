@@ -9,6 +9,8 @@ import { startRecords, startReclaimSweep } from './records';
 import { detectFeatures } from './features';
 import { managerProperties } from './properties';
 import { buildMethods } from './methods';
+import { OffThread } from '../native/off-thread';
+import { sizeThreadPool } from '../native/threadpool';
 import { createLogger } from '../log';
 import { connectBus, FdPassingUnavailable, type MessageBus } from '../bus/connection';
 import { CallerDirectory } from '../bus/caller';
@@ -34,6 +36,8 @@ function fail(message: string, code = 1): never {
 }
 
 export async function runDaemon(argv: string[]): Promise<void> {
+  // Before anything starts libuv's pool, which reads its size once.
+  sizeThreadPool();
   let args: DaemonArgs;
   try {
     args = parseDaemonArgs(argv);
@@ -120,9 +124,10 @@ export async function runDaemon(argv: string[]): Promise<void> {
   const callers = new CallerDirectory(bus, { refuseUid: (uid) => containerCallerRefusal(uid, pool) });
   await followNameOwners(bus, callers);
 
+  const offThread = new OffThread({ perUid: config.daemon.ioCallsPerUid, timeoutMs: config.daemon.ioTimeoutSec * 1000 });
   const dispatcher = new Dispatcher({
     bus,
-    methods: buildMethods({ allocator, attachments, config, log }),
+    methods: buildMethods({ allocator, attachments, config, log, offThread }),
     introspection: Introspection.fromContractFile(),
     properties: managerProperties({ version: packageVersion(), features, warnings }),
     authority: new PolkitAuthority(bus),

@@ -10,12 +10,15 @@ import { unmount } from '../methods/unmount';
 import { listMounts } from '../methods/list-mounts';
 import { mount } from '../methods/mount';
 import type { Attachments } from '../mounts/attachments';
+import type { OffThread } from '../native/off-thread';
 
 export interface MethodDependencies {
   allocator: UserNamespaceAllocator;
   attachments: Attachments;
   config: Config;
   log: Logger;
+  /** Where work that may wait for a caller's file runs (src/native/off-thread.ts). */
+  offThread: OffThread;
 }
 
 /** Every method of the Manager interface; the contract test compares this list with the XML. */

@@ -15,7 +15,7 @@ test.after.always(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: 
 
 test('defaults are the documented values', (t) => {
   t.deepEqual(defaultConfig(), {
-    daemon: { stateDir: '/run/nsmountd', logLevel: 'info', idleTimeoutSec: 0, registryLockTimeoutSec: 10, callsPerUid: 128 },
+    daemon: { stateDir: '/run/nsmountd', logLevel: 'info', idleTimeoutSec: 0, registryLockTimeoutSec: 10, callsPerUid: 128, ioTimeoutSec: 30, ioCallsPerUid: 4 },
     pool: { first: 524288, last: 1879048191, quotaPerUid: 256, reclaimIntervalSec: 30, reuseAcrossUsers: false, setgroups: 'allow' },
     images: { directories: ['/var/lib/machines', '/var/lib/nsmountd/images', '/usr/lib/nsmountd/images'] },
     mounts: { attachmentsPerUid: 256 },
@@ -36,6 +36,8 @@ state_dir = "/run/other"
 log_level = "debug"
 idle_timeout_sec = 60
 calls_per_uid = 8
+io_timeout_sec = 5
+io_calls_per_uid = 2
 
 [pool]
 first = 0x100000
@@ -52,7 +54,7 @@ directories = [
 `,
   });
   t.deepEqual(loadConfig({ file: join(root, 'nsmountd.conf') }), {
-    daemon: { stateDir: '/run/other', logLevel: 'debug', idleTimeoutSec: 60, registryLockTimeoutSec: 10, callsPerUid: 8 },
+    daemon: { stateDir: '/run/other', logLevel: 'debug', idleTimeoutSec: 60, registryLockTimeoutSec: 10, callsPerUid: 8, ioTimeoutSec: 5, ioCallsPerUid: 2 },
     pool: { first: 0x100000, last: 0x1fffff, quotaPerUid: 4, reclaimIntervalSec: 5, reuseAcrossUsers: true, setgroups: 'deny' },
     images: { directories: ['/srv/images'] },
     mounts: { attachmentsPerUid: 256 },
