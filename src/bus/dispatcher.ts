@@ -125,7 +125,7 @@ export class Dispatcher {
   }
 
   private async runMethod(method: AnyMethodDefinition, msg: Message, fds: number[], started: bigint): Promise<void> {
-    const log: CallLog = { method: method.name, started };
+    const log: CallLog = { method: method.name, started, readsOnly: method.readsOnly };
     let params: unknown;
     let parsed = false;
     let countedUid: number | undefined;

@@ -36,6 +36,8 @@ export interface CallContext {
  */
 interface MethodSteps<P, C> {
   name: string;
+  /** Set when a call changes nothing: its successes are logged at debug, not info (src/bus/call-log.ts). */
+  readsOnly?: true;
   inSignature: string;
   outSignature: string;
   /** Decode and validate the body; throws InvalidArgument naming the argument or key. */

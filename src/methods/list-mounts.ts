@@ -7,6 +7,7 @@ import { ACTIONS } from '../polkit/actions';
 export function listMounts(deps: { attachments: Attachments; log: Logger }): MethodDefinition<Record<string, never>> {
   return {
     name: 'ListMounts',
+    readsOnly: true,
     inSignature: 'a{sv}',
     outSignature: 'a(susst)',
     parse([options]) {

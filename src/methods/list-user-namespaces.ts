@@ -6,6 +6,7 @@ import { ACTIONS } from '../polkit/actions';
 export function listUserNamespaces(deps: { allocator: UserNamespaceAllocator }): MethodDefinition<Record<string, never>> {
   return {
     name: 'ListUserNamespaces',
+    readsOnly: true,
     inSignature: 'a{sv}',
     outSignature: 'a(suuutt)',
     parse([options]) {
