@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { NsMountError, SystemError } from '../errors';
 import { BusError } from './bus-error';
+import { INTERNAL_ERROR_TEXT } from './reply-guard';
 
 export interface CallLog {
   method: string;
@@ -43,5 +44,5 @@ export interface ErrorReply {
 export function errorReplyFor(err: unknown): ErrorReply {
   if (err instanceof SystemError) return { name: err.dbusName, text: err.forPerson, detail: err.message, unexpected: false };
   if (err instanceof NsMountError || err instanceof BusError) return { name: err.dbusName, text: err.message, unexpected: false };
-  return { name: SystemError.dbusName, text: 'internal error; see the nsmountd log', unexpected: true };
+  return { name: SystemError.dbusName, text: INTERNAL_ERROR_TEXT, unexpected: true };
 }

@@ -18,6 +18,7 @@ import type { Authority } from '../polkit/authority';
 import { NotAuthorized, Unavailable } from '../errors';
 import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
+import { guardErrorReplies } from './reply-guard';
 
 const NO_REPLY_EXPECTED = 0x1;
 const METHOD_CALL = 1;
@@ -57,8 +58,19 @@ export class Dispatcher {
   }
 
   attach(): void {
-    this.opts.bus.addMethodHandler((msg: Message) => this.onMessage(msg));
-    onUndeliveredMessage(this.opts.bus, (message, err, { delivered }) => this.onUndelivered(message, err, delivered));
+    const { bus } = this.opts;
+    guardErrorReplies(bus, this.opts.log);
+    // A handler that throws or declines a call hands it to dbus-next's own
+    // fallbacks; neither may happen.
+    bus.addMethodHandler((msg: Message) => {
+      try {
+        return this.onMessage(msg);
+      } catch (err) {
+        this.replyError(msg, err, { method: msg.member, started: process.hrtime.bigint() });
+        return true;
+      }
+    });
+    onUndeliveredMessage(bus, (message, err, { delivered }) => this.onUndelivered(message, err, delivered));
   }
 
   /**
