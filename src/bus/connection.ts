@@ -3,13 +3,14 @@
 // reply carrying an fd is refused by the bus and the peer hangs forever
 // (facts.md), so a connection that cannot pass fds is an error here.
 import dbus from 'dbus-next';
-import { installFdAwareReader, claimDeliveredFds, onUndelivered, type UndeliveredHandler } from './fd-aware-reader';
+import { installFdAwareReader, claimDeliveredFds, onUndelivered, screenBodies, type BodyScreen, type UndeliveredHandler } from './fd-aware-reader';
 import { setCloexec } from '../native/fd';
 import { patchUsocketFdWrites } from './usocket-fd-write';
 
 export { resolveBusAddress } from './address';
 
 export type MessageBus = dbus.MessageBus;
+export type { BodyScreen };
 
 /** The fds that arrived with each message, owned by whoever handles it. */
 const fdsByMessage = new WeakMap<object, number[]>();
@@ -90,6 +91,11 @@ export async function connectBus(opts: { address: string; timeoutMs?: number; re
 /** Calls `handler` for each message on `bus` that could not be read or whose delivery threw. */
 export function onUndeliveredMessage(bus: MessageBus, handler: UndeliveredHandler): void {
   onUndelivered(streamOf(bus), handler);
+}
+
+/** Which message bodies on `bus` are decoded at all (see BodyScreen). */
+export function screenMessageBodies(bus: MessageBus, screen: BodyScreen): void {
+  screenBodies(streamOf(bus), screen);
 }
 
 /** True when the socket is usocket's and the bus agreed to NEGOTIATE_UNIX_FD. */

@@ -5,7 +5,7 @@
 import dbus from 'dbus-next';
 import type { Logger } from 'pino';
 import type { MessageBus } from './connection';
-import { onUndeliveredMessage, takeMessageFds } from './connection';
+import { onUndeliveredMessage, screenMessageBodies, takeMessageFds } from './connection';
 import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
 import { Introspection } from './introspection';
@@ -18,10 +18,14 @@ import type { Authority } from '../polkit/authority';
 import { NotAuthorized, Unavailable } from '../errors';
 import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
+import { callBodyVerdict, MAX_CALL_BODY_BYTES, type Routes } from './body-screen';
 import { guardErrorReplies } from './reply-guard';
 
 const NO_REPLY_EXPECTED = 0x1;
 const METHOD_CALL = 1;
+const SIGNAL = 4;
+/** The only sender whose signals the daemon listens to (NameOwnerChanged). */
+const BUS_DRIVER = 'org.freedesktop.DBus';
 
 type Message = dbus.Message;
 
@@ -46,6 +50,7 @@ export interface DispatcherOptions {
 export class Dispatcher {
   private readonly methods = new Map<string, AnyMethodDefinition>();
   private readonly callsPerUid: CallsPerUid;
+  private readonly routes: Routes;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private closing = false;
@@ -55,6 +60,7 @@ export class Dispatcher {
   constructor(private readonly opts: DispatcherOptions) {
     for (const m of opts.methods) this.methods.set(m.name, m);
     this.callsPerUid = new CallsPerUid(opts.callsPerUid);
+    this.routes = { methods: this.methods, introspectable: (path) => opts.introspection.forPath(path) !== undefined };
   }
 
   attach(): void {
@@ -70,7 +76,40 @@ export class Dispatcher {
         return true;
       }
     });
+    // Only calls carry fds the daemon uses; the rest (a signal a peer sent
+    // us with fds attached) would stay open for good.
+    bus.on('message', (msg: Message) => {
+      if (msg.type !== METHOD_CALL) for (const fd of takeMessageFds(msg)) closeQuietly(fd);
+    });
+    screenMessageBodies(bus, {
+      wantsBody: (header, bodyLength) => this.wantsBody(header, bodyLength),
+      unread: (header, bodyLength) => this.onUnread(header, bodyLength),
+    });
     onUndeliveredMessage(bus, (message, err, { delivered }) => this.onUndelivered(message, err, delivered));
+  }
+
+  private wantsBody(header: Record<string, unknown>, bodyLength: number): boolean {
+    if (header.type === METHOD_CALL) return callBodyVerdict(header, bodyLength, this.routes) === 'read';
+    if (header.type === SIGNAL) return header.sender === BUS_DRIVER;
+    return true; // replies to the daemon's own calls
+  }
+
+  /** A message whose body was not decoded: a call is answered from its header alone. */
+  private onUnread(header: Record<string, unknown>, bodyLength: number): void {
+    if (header.type !== METHOD_CALL) return;
+    const msg = { ...header, signature: header.signature ?? '', body: [] } as unknown as Message;
+    if (callBodyVerdict(header, bodyLength, this.routes) === 'too-large') {
+      const member = String(header.member);
+      const err = new BusError(
+        'org.freedesktop.DBus.Error.InvalidArgs',
+        `the arguments of ${member} take ${bodyLength} bytes; nsmountd reads at most ${MAX_CALL_BODY_BYTES}`,
+      );
+      this.replyError(msg, err, { method: member, started: process.hrtime.bigint() });
+      return;
+    }
+    // Refused from the header (no such member, another signature): route
+    // answers exactly as it would with the body, which it never reads.
+    this.onMessage(msg);
   }
 
   /**

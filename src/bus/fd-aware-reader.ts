@@ -30,6 +30,26 @@ export type UndeliveredHandler = (message: Record<string, unknown>, err: unknown
 
 const undeliveredHandlers = new WeakMap<object, UndeliveredHandler>();
 
+/**
+ * Decides from a message's header alone whether its body is worth decoding.
+ * Decoding runs on the only thread and a peer chooses the body (up to the
+ * bus's 32 MiB): one array of variants took over a minute and 4 GiB, so a
+ * body nobody will read must never be decoded. A message whose body is
+ * skipped goes to `unread` with its header fields and no body, and its fds
+ * are closed.
+ */
+export interface BodyScreen {
+  wantsBody(header: Record<string, unknown>, bodyLength: number): boolean;
+  unread(header: Record<string, unknown>, bodyLength: number): void;
+}
+
+const bodyScreens = new WeakMap<object, BodyScreen>();
+
+/** Which bodies are decoded on `stream`; without a screen, all of them. */
+export function screenBodies(stream: object, screen: BodyScreen): void {
+  bodyScreens.set(stream, screen);
+}
+
 /** Who hears of messages on `stream` that the reader could not deliver. */
 export function onUndelivered(stream: object, handler: UndeliveredHandler): void {
   undeliveredHandlers.set(stream, handler);
@@ -106,6 +126,13 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
       message.serial = endian === LITTLE_ENDIAN ? fixedHeader.readUInt32LE(8) : fixedHeader.readUInt32BE(8);
       message.type = fixedHeader[1];
       message.flags = fixedHeader[2];
+      const screen = bodyScreens.get(stream);
+      if (screen && !screen.wantsBody(message, bodyLength)) {
+        for (const fd of fds.splice(0)) closeQuietly(fd);
+        delivered = true;
+        screen.unread(message, bodyLength);
+        return;
+      }
       if (bodyLength > 0 && message.signature) {
         // The body continues where the header fields end; its 'h' values
         // index the fds, known only now that the fields were read.

@@ -9,6 +9,9 @@ export const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
 export const PEER = 'org.freedesktop.DBus.Peer';
 export const PROPERTIES = 'org.freedesktop.DBus.Properties';
 
+/** The signature each Properties member takes. */
+export const PROPERTY_SIGNATURES: Readonly<Record<string, string>> = { Get: 'ss', GetAll: 's', Set: 'ssv' };
+
 export interface PropertySource {
   /** All readable properties of the Manager interface, as variants. */
   all(): Record<string, dbus.Variant>;
@@ -36,18 +39,18 @@ export function propertiesCall(msg: dbus.Message, properties: PropertySource): M
   };
   switch (msg.member) {
     case 'Get': {
-      if (msg.signature !== 'ss') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Get takes signature 'ss'");
+      if (msg.signature !== PROPERTY_SIGNATURES.Get) throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Get takes signature 'ss'");
       wantInterface(body[0]);
       const value = all[body[1] as string];
       if (!value) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
       return { signature: 'v', body: [value] };
     }
     case 'GetAll':
-      if (msg.signature !== 's') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "GetAll takes signature 's'");
+      if (msg.signature !== PROPERTY_SIGNATURES.GetAll) throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "GetAll takes signature 's'");
       wantInterface(body[0]);
       return { signature: 'a{sv}', body: [all] };
     case 'Set':
-      if (msg.signature !== 'ssv') throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Set takes signature 'ssv'");
+      if (msg.signature !== PROPERTY_SIGNATURES.Set) throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Set takes signature 'ssv'");
       wantInterface(body[0]);
       if (!all[body[1] as string]) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
       throw new BusError('org.freedesktop.DBus.Error.PropertyReadOnly', `property ${String(body[1])} is read-only`);
