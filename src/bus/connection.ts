@@ -27,6 +27,10 @@ export class FdPassingUnavailable extends Error {}
 interface StreamInternals {
   supportsUnixFd?: boolean;
   fd?: number;
+  destroyed?: boolean;
+  readable?: boolean;
+  /** usocket's native handle, dropped when the socket fails or closes. */
+  _wrap?: unknown;
   constructor: { name: string };
 }
 
@@ -96,6 +100,17 @@ export function onUndeliveredMessage(bus: MessageBus, handler: UndeliveredHandle
 /** Which message bodies on `bus` are decoded at all (see BodyScreen). */
 export function screenMessageBodies(bus: MessageBus, screen: BodyScreen): void {
   screenBodies(streamOf(bus), screen);
+}
+
+/**
+ * Whether the socket to the bus still works. dbus-next emits 'error' both
+ * when the socket fails and when it cannot turn one received message into
+ * a Message; only the first is a lost connection.
+ */
+export function isConnectionOpen(bus: MessageBus): boolean {
+  const stream = streamOf(bus);
+  if (stream.destroyed || stream.readable === false) return false;
+  return stream.constructor.name !== 'USocket' || (stream._wrap !== null && stream._wrap !== undefined);
 }
 
 /** True when the socket is usocket's and the bus agreed to NEGOTIATE_UNIX_FD. */

@@ -12,7 +12,7 @@ import { buildMethods } from './methods';
 import { OffThread } from '../native/off-thread';
 import { sizeThreadPool } from '../native/threadpool';
 import { createLogger } from '../log';
-import { connectBus, FdPassingUnavailable, type MessageBus } from '../bus/connection';
+import { connectBus, FdPassingUnavailable, isConnectionOpen, type MessageBus } from '../bus/connection';
 import { CallerDirectory } from '../bus/caller';
 import { followNameOwners } from '../bus/name-owners';
 import { Dispatcher } from '../bus/dispatcher';
@@ -191,6 +191,12 @@ export async function runDaemon(argv: string[]): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   bus.on('error', (err: Error) => {
     if (stopping) return;
+    // dbus-next also emits 'error' for one message it could not turn into
+    // a Message (connection.js); a peer's message must not stop the daemon.
+    if (isConnectionOpen(bus)) {
+      log.error({ err }, 'dbus-next could not handle a message; the bus connection is fine, going on');
+      return;
+    }
     log.error({ err: err.message }, 'lost the bus connection');
     void shutdown('bus connection lost', 1, true);
   });
