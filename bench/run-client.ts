@@ -79,6 +79,8 @@ export interface MultiCallSpec {
   parent?: string;
   image?: string;
   destination?: string;
+  /** polkit action, for method CheckAuthorization. */
+  action?: string;
   /** The process whose CPU time is read around the timed part. */
   daemonPid: number;
 }
@@ -134,6 +136,7 @@ export async function runMultiCall(spec: MultiCallSpec): Promise<MultiCallRun> {
   if (spec.parent) args.push('--parent', spec.parent);
   if (spec.image) args.push('--image', spec.image);
   if (spec.destination) args.push('--destination', spec.destination);
+  if (spec.action) args.push('--action', spec.action);
   const client = startLines(multiCallArgv(spec, args));
   try {
     await client.next();

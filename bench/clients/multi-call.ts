@@ -7,7 +7,10 @@
 // the wall time of the timed part.
 //
 //   --method Ping | ListUserNamespaces | ListMounts | AllocateUserNamespace |
-//            MakeDirectory | IdmapDirectory | Mount | AttachTo | UnmountAttached
+//            MakeDirectory | IdmapDirectory | Mount | AttachTo | UnmountAttached |
+//            CheckAuthorization
+//     CheckAuthorization: polkit's, of --action for this very connection (a
+//     system-bus-name subject, the kind nsmountd passes), with no details.
 //     AttachTo: IdmapDirectory with AttachTo on a fresh directory, left
 //     attached; sampled as "IdmapDirectory+AttachTo".
 //     UnmountAttached: Unmount of what AttachTo attached under the same
@@ -29,6 +32,11 @@ import { O_DIRECTORY, O_PATH } from '../../src/native/dirfd';
 const NSMOUNTD = 'org.nsmount.NsMount1';
 const OBJECT = '/org/nsmount/NsMount1';
 const MANAGER = 'org.nsmount.NsMount1.Manager';
+const POLKIT_AUTHORITY = {
+  destination: 'org.freedesktop.PolicyKit1',
+  path: '/org/freedesktop/PolicyKit1/Authority',
+  interface: 'org.freedesktop.PolicyKit1.Authority',
+} as const;
 
 type Samples = Record<string, number[]>;
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
@@ -39,6 +47,8 @@ interface Setup {
   image?: string;
   destination: string;
   tag: string;
+  /** polkit action of --method CheckAuthorization. */
+  action?: string;
 }
 
 function openDir(dir: string): number {
@@ -68,6 +78,16 @@ function caller(bus: MessageBus, method: string, setup: Setup, samples: Samples)
   switch (method) {
     case 'Ping':
       return () => timed(method, () => callBus(bus, { destination: setup.destination, path: OBJECT, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' })).then(() => {});
+    case 'CheckAuthorization': {
+      // dbus-next sets it on Hello but does not declare it.
+      const subject = ['system-bus-name', { name: new dbus.Variant('s', (bus as unknown as { name: string }).name) }];
+      const check = () =>
+        callBus(bus, { ...POLKIT_AUTHORITY, member: 'CheckAuthorization', signature: '(sa{sv})sa{ss}us', body: [subject, setup.action, {}, 0, ''] });
+      return async () => {
+        const [[authorized]] = (await timed(method, check)) as [[boolean]];
+        if (!authorized) throw new Error(`polkit did not authorize ${setup.action}; the benchmark needs an allowed action`);
+      };
+    }
     case 'ListUserNamespaces':
     case 'ListMounts':
       return () => timed(method, () => call(method, 'a{sv}', [{}])).then(() => {});
@@ -189,6 +209,7 @@ async function main(): Promise<void> {
       parent: { type: 'string' },
       image: { type: 'string' },
       destination: { type: 'string', default: NSMOUNTD },
+      action: { type: 'string' },
       tag: { type: 'string', default: String(process.pid) },
       'hold-namespaces': { type: 'string', default: '0' },
       'hold-attachments': { type: 'string', default: '0' },
@@ -197,7 +218,7 @@ async function main(): Promise<void> {
   const lines = readline.createInterface({ input: process.stdin });
   const nextLine = new Promise<void>((resolve) => lines.once('line', () => resolve()));
   const stdinClosed = new Promise<void>((resolve) => lines.once('close', () => resolve()));
-  const setup: Setup = { parent: values.parent, image: values.image, destination: values.destination!, tag: values.tag! };
+  const setup: Setup = { parent: values.parent, image: values.image, destination: values.destination!, tag: values.tag!, action: values.action };
   const holdCounts = { namespaces: Number(values['hold-namespaces']), attachments: Number(values['hold-attachments']) };
   if (holdCounts.namespaces > 0 || holdCounts.attachments > 0) {
     const bus = await connectBus({ address: values.address! });

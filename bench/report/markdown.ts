@@ -19,7 +19,8 @@ export function renderMarkdown(report: ReportData, chartFile: string): string {
     `Run ${report.date} on ${report.host.cpus} CPUs, Linux ${report.host.kernel}, Node ${report.host.node}; ` +
       `${report.iterations} timed calls per latency row. Load average (1/5/15 min) at start ${load(report.host.loadAverageStart)}, at end ${load(report.host.loadAverageEnd)}.`,
     '',
-    'Clients: one light Node process (bench/clients/multi-call.ts) driving 1, 4 or 16 bus connections, one call in flight on each. ' +
+    'Clients: one light Node process (bench/clients/multi-call.ts) driving 1, 4 or 16 bus connections, one call in flight on each; ' +
+      'the same client, as test user alice, times the unprivileged calls and the bare CheckAuthorization. ' +
       '"Daemon CPU" is utime+stime of the daemon from /proc/PID/stat over the timed calls, divided by their number.',
     '',
     '## Peer.Ping: nsmountd against a bare dbus-next server, same run',
@@ -47,6 +48,24 @@ export function renderMarkdown(report: ReportData, chartFile: string): string {
   }
   lines.push('', 'Floors:', '');
   for (const m of report.methods) lines.push(`- ${m.method}: ${m.floor.label}; CheckAuthorization of ${m.polkit.action}.`);
+  lines.push(
+    '',
+    '## What an unprivileged call adds to its polkit check (ms)',
+    '',
+    'An unprivileged call is the root call plus polkit: the client\'s round trip to nsmountd and the method\'s work, and nsmountd\'s own ' +
+      'CheckAuthorization round trip, which costs what the bare one costs. So unprivileged - CheckAuthorization cannot fall below the root ' +
+      'p50; the last column is what being unprivileged adds beyond both. Daemon CPU is per call, over the timed calls of each run.',
+    '',
+    '| method | unprivileged - CheckAuthorization p50 | root p50 | unprivileged - CheckAuthorization - root p50 | root daemon CPU/call | unprivileged daemon CPU/call | difference |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const m of report.methods) {
+    const beyondPolkit = m.unprivileged.p50 - m.polkit.stats.p50;
+    lines.push(
+      `| ${m.method} | ${ms(beyondPolkit)} | ${ms(m.root.p50)} | ${ms(beyondPolkit - m.root.p50)} | ` +
+        `${ms(m.rootCpuMsPerCall)} | ${ms(m.unprivilegedCpuMsPerCall)} | ${ms(m.unprivilegedCpuMsPerCall - m.rootCpuMsPerCall)} |`,
+    );
+  }
   lines.push(
     '',
     '## Throughput as root (calls/s over all connections; daemon CPU in % of one core)',

@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runBusLatencyClient, runMultiCall } from '../run-client';
+import { runMultiCall } from '../run-client';
 import { measurePings } from './pings';
 import { summarize, type LatencyStats } from '../stats';
 import { benchTree } from '../idmap-directory';
 import { measureFloors } from './floors';
-import { METHODS, runLoadClients, type LoadClientSpec, type LoadMethod } from '../../test/helpers/load-clients';
+import { METHODS, type LoadMethod } from '../../test/helpers/load-clients';
 import { rssKiB, startSampler } from '../../test/helpers/process-sampler';
 import type { BenchContext } from '../harness';
 import { alice } from '../../test/helpers/users';
@@ -60,19 +60,12 @@ function ownedDir(parent: string, name: string, owner: { uid: number; gid: numbe
   return dir;
 }
 
-async function samplesOf(address: string, spec: LoadClientSpec, method: LoadMethod): Promise<number[]> {
-  const run = await runLoadClients(address, [spec]);
-  if (run.errorCount) throw new Error(`${method}: ${run.errorCount} calls failed, e.g. ${JSON.stringify(run.errors[0])}`);
-  return run.samples[method] ?? [];
-}
-
 export async function measureReport(ctx: ReportContext, log: (line: string) => void): Promise<ReportData> {
   const loadAverageStart = os.loadavg();
   const n = ctx.iterations;
   fs.chmodSync(ctx.scratchDir, 0o755);
   const rootParent = ownedDir(ctx.scratchDir, 'root', { uid: 0, gid: 0 });
   const aliceParent = ownedDir(ctx.scratchDir, 'alice', alice);
-  const base = { parent: rootParent, image: ctx.trustedImage, warmup: 20 };
 
   const cpuCalls = ctx.cpuCalls;
   const pings = await measurePings({ address: ctx.address, daemonPid: ctx.daemonPid, calls: cpuCalls, warmup: warmupFor(PING_WARMUP, cpuCalls), rounds: PING_ROUNDS, bareName: BARE_SERVER_NAME });
@@ -84,12 +77,14 @@ export async function measureReport(ctx: ReportContext, log: (line: string) => v
   let loadedPeakKiB = 0;
   for (const method of METHODS) {
     const action = ACTIONS[method];
-    const polkit = summarize(await runBusLatencyClient({ user: alice, address: ctx.address, kind: 'check-authorization', action, iterations: n, tag: `pk-${method}` }));
+    // polkit, root and unprivileged: one client kind, one connection, the same warm-up, so that
+    // unprivileged - CheckAuthorization compares like with like.
+    const polkitRun = await runMultiCall({ address: ctx.address, user: alice, method: 'CheckAuthorization', action, connections: 1, calls: n, warmup: warmupFor(METHOD_WARMUP, n), daemonPid: ctx.daemonPid });
+    const polkit = summarize(polkitRun.samples.CheckAuthorization ?? []);
     const rootRun = await runMultiCall({ address: ctx.address, method, connections: 1, calls: cpuCalls, warmup: warmupFor(METHOD_WARMUP, cpuCalls), parent: rootParent, image: ctx.trustedImage, daemonPid: ctx.daemonPid });
     const root = summarize(rootRun.samples[method] ?? []);
-    const unprivileged = summarize(
-      await samplesOf(ctx.address, { ...base, user: alice, parent: aliceParent, methods: method, calls: n }, method),
-    );
+    const unprivilegedRun = await runMultiCall({ address: ctx.address, user: alice, method, connections: 1, calls: n, warmup: warmupFor(METHOD_WARMUP, n), parent: aliceParent, image: ctx.trustedImage, daemonPid: ctx.daemonPid });
+    const unprivileged = summarize(unprivilegedRun.samples[method] ?? []);
     const throughput: Throughput[] = [];
     for (const clients of CONCURRENCY) {
       const sampler = clients === 16 ? startSampler(ctx.daemonPid, 100) : undefined;
@@ -109,8 +104,8 @@ export async function measureReport(ctx: ReportContext, log: (line: string) => v
         daemonCpuMsPerCall: round(run.daemonCpuMsPerCall, 4),
       });
     }
-    methods.push({ method, floor: floors[method], polkit: { action, stats: polkit }, root, rootCpuMsPerCall: round(rootRun.daemonCpuMsPerCall, 4), unprivileged, throughput });
-    log(`${method}: floor ${floors[method].stats.p50} root ${root.p50} unprivileged ${unprivileged.p50} polkit ${polkit.p50} ms; ${throughput.map((t) => `${t.clients}:${t.callsPerSecond}/s`).join(' ')}`);
+    methods.push({ method, floor: floors[method], polkit: { action, stats: polkit }, root, rootCpuMsPerCall: round(rootRun.daemonCpuMsPerCall, 4), unprivileged, unprivilegedCpuMsPerCall: round(unprivilegedRun.daemonCpuMsPerCall, 4), throughput });
+    log(`${method}: floor ${floors[method].stats.p50} root ${root.p50} unprivileged ${unprivileged.p50} polkit ${polkit.p50} ms; CPU root ${round(rootRun.daemonCpuMsPerCall, 4)} unprivileged ${round(unprivilegedRun.daemonCpuMsPerCall, 4)} ms/call; ${throughput.map((t) => `${t.clients}:${t.callsPerSecond}/s`).join(' ')}`);
   }
   // Idle again: what the daemon keeps once the load is gone.
   await new Promise((resolve) => setTimeout(resolve, 2000));

@@ -20,12 +20,15 @@ export interface MethodReport {
   method: LoadMethod;
   /** What the daemon cannot avoid doing, measured in-process (or the bare bus round trip for pure bookkeeping). */
   floor: Floor;
-  /** A bare CheckAuthorization of the method's action by an unprivileged connection. */
+  /** A bare CheckAuthorization of the method's action by an unprivileged connection, for itself. */
   polkit: { action: string; stats: LatencyStats };
   root: LatencyStats;
   /** utime+stime of the daemon over the root latency run, per call. */
   rootCpuMsPerCall: number;
+  /** As test user alice, with the same client, connection count and warm-up as root. */
   unprivileged: LatencyStats;
+  /** utime+stime of the daemon over the unprivileged run, per call: root's plus the polkit round trip's. */
+  unprivilegedCpuMsPerCall: number;
   throughput: Throughput[];
 }
 
