@@ -94,6 +94,7 @@ NSM_EXPORT int nsm_umount_detach_fd(int fd);
 
 /* statmount.c */
 NSM_EXPORT int nsm_statmount_point(uint64_t mnt_id, NSM_OUT uint8_t *path, uint32_t path_size);
+NSM_EXPORT int nsm_statmount_sb(uint64_t mnt_id, uint64_t *out);
 
 /* fsmount.c: new file system mounts. Callers tell "the kernel lacks this
  * file system" (open) from "an option was refused" (option) from "the

@@ -63,3 +63,27 @@ int nsm_statmount_point(uint64_t mnt_id, uint8_t *path, uint32_t path_size)
 	memcpy(path, point, len + 1);
 	return (int)len;
 }
+
+#define NSM_STATMOUNT_SB_BASIC 0x1ULL
+
+/* The superblock of the mount with unique id `mnt_id`, as statmount sees it
+ * without asking the file system: out[0] = its magic (f_type), out[1] and
+ * out[2] = the major and minor of its device. -ENOENT when no such mount is
+ * in this mount namespace. */
+int nsm_statmount_sb(uint64_t mnt_id, uint64_t *out)
+{
+	struct nsm_statmount sm;
+	struct nsm_mnt_id_req req = {
+		.size = NSM_MNT_ID_REQ_SIZE_VER0,
+		.mnt_id = mnt_id,
+		.param = NSM_STATMOUNT_SB_BASIC,
+	};
+	if (syscall(SYS_statmount, &req, &sm, sizeof(sm), 0) < 0)
+		return NSM_NEG_ERRNO();
+	if (!(sm.mask & NSM_STATMOUNT_SB_BASIC))
+		return -EOPNOTSUPP;
+	out[0] = sm.sb_magic;
+	out[1] = sm.sb_dev_major;
+	out[2] = sm.sb_dev_minor;
+	return 0;
+}

@@ -20,6 +20,8 @@ import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
 import { callBodyVerdict, MAX_CALL_BODY_BYTES, type Routes } from './body-screen';
 import { guardErrorReplies } from './reply-guard';
+import type { OffThread } from '../native/off-thread';
+import { closeMessageFds } from './close-fds';
 
 const NO_REPLY_EXPECTED = 0x1;
 const METHOD_CALL = 1;
@@ -45,6 +47,8 @@ export interface DispatcherOptions {
   guardStep?: <T>(step: () => T) => Promise<T>;
   /** Manager calls one non-root uid may have in flight at once; unlimited when absent. */
   callsPerUid?: number;
+  /** Where incoming fds whose close may wait (a file on FUSE or NFS) are closed; on Node's thread when absent. */
+  offThread?: OffThread;
 }
 
 export class Dispatcher {
@@ -79,7 +83,7 @@ export class Dispatcher {
     // Only calls carry fds the daemon uses; the rest (a signal a peer sent
     // us with fds attached) would stay open for good.
     bus.on('message', (msg: Message) => {
-      if (msg.type !== METHOD_CALL) for (const fd of takeMessageFds(msg)) closeQuietly(fd);
+      if (msg.type !== METHOD_CALL) this.closeFds(msg, takeMessageFds(msg));
     });
     screenMessageBodies(bus, {
       wantsBody: (header, bodyLength) => this.wantsBody(header, bodyLength),
@@ -146,12 +150,25 @@ export class Dispatcher {
       this.replyError(msg, err, { method: msg.member, started });
     });
     void settled.finally(() => {
-      for (const fd of fds) closeQuietly(fd);
+      this.closeFds(msg, fds);
       this.inFlight--;
       this.lastActivity = Date.now();
       if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
     return true;
+  }
+
+  private closeFds(msg: Message, fds: number[]): void {
+    const offThread = this.opts.offThread;
+    if (!offThread) {
+      for (const fd of fds) closeQuietly(fd);
+      return;
+    }
+    closeMessageFds(fds, {
+      offThread,
+      uid: async () => (await this.opts.callers.lookup(msg.sender)).uid,
+      onError: (err) => this.opts.log.error({ err, member: msg.member }, 'could not close a file the caller passed'),
+    });
   }
 
   private async route(msg: Message, fds: number[], started: bigint): Promise<void> {

@@ -135,6 +135,7 @@ export async function runDaemon(argv: string[]): Promise<void> {
     log,
     machineId,
     callsPerUid: config.daemon.callsPerUid,
+    offThread,
     guardStep: (step) =>
       store.whenFree(step, {
         timeoutMs: config.daemon.registryLockTimeoutSec * 1000,

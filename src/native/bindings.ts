@@ -128,6 +128,7 @@ export const nsm_umount_detach_fd = bind<(fd: number) => number>('int nsm_umount
 export const nsm_statmount_point = bind<(mountId: bigint, path: Buffer, pathSize: number) => number>(
   'int nsm_statmount_point(uint64_t mnt_id, _Out_ uint8_t *path, uint32_t path_size)',
 );
+export const nsm_statmount_sb = bind<(mountId: bigint, out: BigUint64Array) => number>('int nsm_statmount_sb(uint64_t mnt_id, uint64_t *out)');
 
 // fsmount.c
 export const nsm_fs_mount = bind<

@@ -1,0 +1,44 @@
+// Which fds the dispatcher closes on Node's thread and which on libuv's
+// pool: only a close that may wait for someone the caller controls leaves
+// the fast path (the stall itself: close-fuse-file.test.ts).
+import test from 'ava';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { closeMayWait } from '../../src/bus/close-fds';
+import { closeQuietly } from '../../src/native/fd';
+import { O_PATH } from '../../src/native/flags';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-close-fds-'));
+fs.writeFileSync(path.join(dir, 'file'), 'local');
+const server = net.createServer().listen(path.join(dir, 'socket'));
+test.after.always(() => {
+  server.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const cases: Array<[string, () => number, boolean]> = [
+  ['a directory', () => fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY), false],
+  ['a file on a local file system', () => fs.openSync(path.join(dir, 'file'), 'r'), false],
+  ['an O_PATH fd of a file', () => fs.openSync(path.join(dir, 'file'), O_PATH), false],
+  ['a user namespace', () => fs.openSync('/proc/self/ns/user', 'r'), false],
+  ['a character device (a terminal drains)', () => fs.openSync('/dev/null', 'r'), true],
+];
+
+for (const [kind, open, expected] of cases) {
+  test(`closing ${kind} ${expected ? 'may wait' : 'never waits'}`, (t) => {
+    const fd = open();
+    try {
+      t.is(closeMayWait(fd), expected);
+    } finally {
+      closeQuietly(fd);
+    }
+  });
+}
+
+test('closing a socket may wait (SO_LINGER)', async (t) => {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  // The server's own fd; it is not closed here.
+  t.true(closeMayWait((server as unknown as { _handle: { fd: number } })._handle.fd));
+});
