@@ -87,7 +87,7 @@ export class Dispatcher {
     });
     screenMessageBodies(bus, {
       wantsBody: (header, bodyLength) => this.wantsBody(header, bodyLength),
-      unread: (header, bodyLength) => this.onUnread(header, bodyLength),
+      unread: (header, bodyLength, fds) => this.onUnread(header, bodyLength, fds),
     });
     onUndeliveredMessage(bus, (message, err, { delivered }) => this.onUndelivered(message, err, delivered));
   }
@@ -99,10 +99,14 @@ export class Dispatcher {
   }
 
   /** A message whose body was not decoded: a call is answered from its header alone. */
-  private onUnread(header: Record<string, unknown>, bodyLength: number): void {
-    if (header.type !== METHOD_CALL) return;
+  private onUnread(header: Record<string, unknown>, bodyLength: number, fds: number[]): void {
     const msg = { ...header, signature: header.signature ?? '', body: [] } as unknown as Message;
+    if (header.type !== METHOD_CALL) {
+      this.closeFds(msg, fds);
+      return;
+    }
     if (callBodyVerdict(header, bodyLength, this.routes) === 'too-large') {
+      this.closeFds(msg, fds);
       const member = String(header.member);
       const err = new BusError(
         'org.freedesktop.DBus.Error.InvalidArgs',
@@ -113,7 +117,7 @@ export class Dispatcher {
     }
     // Refused from the header (no such member, another signature): route
     // answers exactly as it would with the body, which it never reads.
-    this.onMessage(msg);
+    this.onMessage(msg, fds);
   }
 
   /**
@@ -141,9 +145,10 @@ export class Dispatcher {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private onMessage(msg: Message): boolean {
+  /** `unreadFds`: the fds of a call whose body was not decoded, which dbus-next never saw. */
+  private onMessage(msg: Message, unreadFds?: number[]): boolean {
     if (msg.type !== METHOD_CALL) return false;
-    const fds = takeMessageFds(msg);
+    const fds = unreadFds ?? takeMessageFds(msg);
     this.inFlight++;
     const started = process.hrtime.bigint();
     const settled = this.route(msg, fds, started).catch((err: unknown) => {

@@ -35,12 +35,12 @@ const undeliveredHandlers = new WeakMap<object, UndeliveredHandler>();
  * Decoding runs on the only thread and a peer chooses the body (up to the
  * bus's 32 MiB): one array of variants took over a minute and 4 GiB, so a
  * body nobody will read must never be decoded. A message whose body is
- * skipped goes to `unread` with its header fields and no body, and its fds
- * are closed.
+ * skipped goes to `unread` with its header fields, no body, and its fds.
  */
 export interface BodyScreen {
   wantsBody(header: Record<string, unknown>, bodyLength: number): boolean;
-  unread(header: Record<string, unknown>, bodyLength: number): void;
+  /** Gets the message's fds, to close. */
+  unread(header: Record<string, unknown>, bodyLength: number, fds: number[]): void;
 }
 
 const bodyScreens = new WeakMap<object, BodyScreen>();
@@ -128,9 +128,8 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
       message.flags = fixedHeader[2];
       const screen = bodyScreens.get(stream);
       if (screen && !screen.wantsBody(message, bodyLength)) {
-        for (const fd of fds.splice(0)) closeQuietly(fd);
         delivered = true;
-        screen.unread(message, bodyLength);
+        screen.unread(message, bodyLength, fds.splice(0));
         return;
       }
       if (bodyLength > 0 && message.signature) {
