@@ -6,10 +6,13 @@
 //   with an fd next to a small one with an fd);
 // - when the first sendmsg finds the socket full (EAGAIN), the retry sends
 //   the data without the fds, so the message arrives without them.
-// Both go away when the fds travel in a sendmsg of exactly one byte, which
-// the kernel takes whole or not at all, and a full socket retries the whole
-// chunk, fds included. The rest of the message then goes out without fds,
-// a path usocket gets right.
+// Both go away when the fds travel in a sendmsg the kernel takes whole or
+// not at all, and a full socket retries the whole chunk, fds included. A
+// small message is such a sendmsg: a unix stream socket queues it as one
+// buffer, whatever the socket's send buffer size (a buffer holds at least
+// half the smallest send buffer Linux allows, ~2.2 KB), so it goes out in
+// one sendmsg and wakes the bus once. A bigger one sends its first byte
+// with the fds, then the rest without fds, a path usocket gets right.
 //
 // A write is also not always immediate: while an earlier one waits for the
 // socket, later ones queue in the stream. Whoever sent a message closes its
@@ -39,6 +42,9 @@ interface UsocketStream {
   _write(chunk: Chunk | Buffer, encoding: unknown, callback: WriteCallback): void;
   fdWritePatched?: boolean;
 }
+
+/** Messages up to this size go out in one sendmsg with their fds (see above). */
+export const WHOLE_SENDMSG_BYTES = 2048;
 
 const isError = (r: unknown): r is Error => r instanceof Error || Object.prototype.toString.call(r) === '[object Error]';
 
@@ -81,7 +87,8 @@ export function patchUsocketFdWrites(stream: object, ops: FdOps = { dup: dupCloe
         callback(err);
       });
     }
-    const r = s._wrap.write(data.subarray(0, 1), fds);
+    const first = data.length <= WHOLE_SENDMSG_BYTES ? data : data.subarray(0, 1);
+    const r = s._wrap.write(first, fds);
     if (isError(r)) {
       for (const fd of fds) ops.close(fd);
       return callback(r);
@@ -92,7 +99,11 @@ export function patchUsocketFdWrites(stream: object, ops: FdOps = { dup: dupCloe
       return;
     }
     for (const fd of fds) ops.close(fd);
-    const rest: Chunk = { data: data.subarray(1) };
+    if (r === data.length) {
+      if (!Buffer.isBuffer(chunk) && chunk.callback) chunk.callback(chunk);
+      return callback();
+    }
+    const rest: Chunk = { data: data.subarray(r) };
     if (!Buffer.isBuffer(chunk) && chunk.callback) rest.callback = () => chunk.callback!(chunk);
     original(rest, encoding, callback);
   };

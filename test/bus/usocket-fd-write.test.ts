@@ -1,8 +1,9 @@
 // The usocket write fix, against a fake socket that records each sendmsg:
-// fds travel once, with one byte, a full socket retries them, and the
-// sender's fds may be closed as soon as the message is queued.
+// fds travel once, with a small message whole or with a big one's first
+// byte, a full socket retries them, and the sender's fds may be closed as
+// soon as the message is queued.
 import test from 'ava';
-import { patchUsocketFdWrites } from '../../src/bus/usocket-fd-write';
+import { patchUsocketFdWrites, WHOLE_SENDMSG_BYTES } from '../../src/bus/usocket-fd-write';
 
 interface Sent {
   bytes: number;
@@ -78,9 +79,24 @@ test('a full socket retries the fds with the data instead of dropping them', (t)
   t.deepEqual([...open], [100], 'a queued message keeps its own copy, whatever the sender closes');
   drainAll();
   t.true(done);
-  t.deepEqual(sent[0], { bytes: 1, fds: [100] });
+  t.deepEqual(sent, [{ bytes: 100, fds: [100] }]);
   t.is(open.size, 0);
-  t.is(sent.reduce((n, s) => n + s.bytes, 0), 100);
+});
+
+test('a small message goes out whole with its fds, in one sendmsg', (t) => {
+  const { stream, sent, open } = fakeStream([]);
+  let done = false;
+  stream.write({ data: Buffer.alloc(WHOLE_SENDMSG_BYTES), fds: [7] }, null, () => (done = true));
+  t.true(done);
+  t.deepEqual(sent, [{ bytes: WHOLE_SENDMSG_BYTES, fds: [100] }]);
+  t.is(open.size, 0);
+});
+
+test('a bigger message sends its fds with its first byte only', (t) => {
+  const { stream, sent, drainAll } = fakeStream([]);
+  stream.write({ data: Buffer.alloc(WHOLE_SENDMSG_BYTES + 1), fds: [7] }, null, () => {});
+  drainAll();
+  t.deepEqual(sent, [{ bytes: 1, fds: [100] }, { bytes: WHOLE_SENDMSG_BYTES, fds: [] }]);
 });
 
 test('writes without fds are left to usocket', (t) => {
