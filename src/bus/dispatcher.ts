@@ -220,7 +220,7 @@ export class Dispatcher {
       const ctx: CallContext = { caller, interactive: ((msg.flags ?? 0) & ALLOW_INTERACTIVE_AUTHORIZATION) !== 0 };
       params = method.parse(msg.body ?? [], ctx);
       parsed = true;
-      const checked: unknown = method.checkFds?.(params, ctx);
+      const checked: unknown = await method.checkFds?.(params, ctx);
       const choice = method.chooseAction(params, ctx, checked);
       log.action = choice.action;
       if (caller.uid === 0) {

@@ -50,7 +50,9 @@ interface MethodSteps<P, C> {
 }
 
 /** Check the kind and ownership of passed fds before any authorization, and return what was found. */
-type CheckFds<P, C> = (params: P, ctx: CallContext) => C;
+// A promise when the checks must look where a caller's file system may keep
+// them waiting (FUSE, NFS), which happens off Node's thread.
+type CheckFds<P, C> = (params: P, ctx: CallContext) => C | Promise<C> | (undefined extends C ? void : never);
 
 // A method whose later steps need what checkFds found must have checkFds;
 // one that takes no fds (C = undefined) may leave it out.

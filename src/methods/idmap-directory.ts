@@ -2,7 +2,8 @@
 // optionally attached at an empty directory of the caller's. Every check
 // is made on the fds the caller passed, and those same fds are cloned and
 // attached to: no caller path is ever resolved by the daemon.
-import type { MethodDefinition } from '../bus/method';
+import type { MethodDefinition, MethodReply } from '../bus/method';
+import type { OffThread } from '../native/off-thread';
 import { parseOptions } from '../bus/options';
 import { InvalidArgument, NotOwner } from '../errors';
 import { checkAttachTarget } from '../mounts/attach';
@@ -40,12 +41,15 @@ interface Checked {
   target?: TargetNamespace;
   trust: TrustDecision;
   directoryPath: string;
-  attachTo?: { fd: number; path: string };
+  /** mayWait: the target's file system may keep a look inside waiting (FUSE, NFS): checked off Node's thread. */
+  attachTo?: { fd: number; path: string; mayWait: boolean };
 }
 
 export interface IdmapDirectoryDependencies {
   allocator: UserNamespaceAllocator;
   attachments: Attachments;
+  /** Where an AttachTo target that may wait for its file system's server is looked into. */
+  offThread?: OffThread;
 }
 
 export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefinition<Params, Checked> {
@@ -77,18 +81,26 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
         throw new InvalidArgument(USER_NAMESPACE_OPTION, 'the foreign mode needs a user namespace to map the foreign range into');
       }
       let attachTo: Checked['attachTo'];
+      let targetChecked: void | Promise<void> = undefined;
       if (params.attachToFd !== undefined) {
         const fd = params.attachToFd;
-        asArgument(ATTACH_TO, () => checkAttachTarget(fd, caller.uid), ['target']);
-        attachTo = { fd, path: directoryPath(fd) };
+        targetChecked = asArgument(ATTACH_TO, () => checkAttachTarget(fd, caller.uid, deps.offThread), ['target']);
+        attachTo = { fd, path: directoryPath(fd), mayWait: targetChecked !== undefined };
       }
-      return {
+      const checked: Checked = {
         resolvedMode,
         target,
         trust: classifyIdmapRequest({ directoryFd: params.directoryFd, callerUid: caller.uid, mode: resolvedMode }),
         directoryPath: directoryPath(params.directoryFd),
         attachTo,
       };
+      if (!targetChecked) return checked;
+      return targetChecked.then(
+        () => checked,
+        (err: unknown) => {
+          throw renameArgument(err, ATTACH_TO, ['target']);
+        },
+      );
     },
     chooseAction(params, _ctx, checked) {
       return {
@@ -105,54 +117,74 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
       };
     },
     act(params, { caller }, checked) {
-      let result;
-      try {
-        result = idmapDirectoryDomain({
-          directoryFd: params.directoryFd,
-          callerUid: caller.uid,
-          callerGid: caller.gid,
-          userNamespaceMaps: checked.target?.maps,
-          mode: checked.resolvedMode,
-          readOnly: params.readOnly,
-          recursive: params.recursive,
-          // Not negotiable for anyone but root: the ids a caller sees
-          // through the mount are not ones it may run setuid programs or
-          // open devices as.
-          forceNosuidNodev: caller.uid !== 0,
-        });
-      } catch (err) {
-        if (err instanceof InvalidArgument && err.argument === 'recursive') throw renameArgument(err, RECURSIVE_OPTION, ['recursive']);
-        throw renameArgument(err, USER_NAMESPACE_OPTION, ['userNamespace']);
-      }
-      const mountFd = result.mountFd;
-      let attached: MountRecord | undefined;
-      try {
-        const attachTo = checked.attachTo;
-        if (attachTo) {
-          // polkit may have taken a while: the target must still be empty
-          // and unmounted when we attach.
-          asArgument(ATTACH_TO, () => checkAttachTarget(attachTo.fd, caller.uid), ['target']);
-          attached = deps.attachments.attach({
-            mountFd,
-            targetFd: attachTo.fd,
-            targetPath: attachTo.path,
-            ownerUid: caller.uid,
-            source: checked.directoryPath,
-            kind: 'directory',
-          });
-        }
-      } catch (err) {
-        releaseDetachedMounts([mountFd]);
-        throw err;
-      }
-      const record = attached;
-      return {
-        signature: 'h',
-        body: [mountFd],
-        ownedFds: [mountFd],
-        undo: record && (() => deps.attachments.withdraw(record, mountFd)),
-      };
+      const attachTo = checked.attachTo;
+      if (!attachTo?.mayWait) return actNow(params, caller, checked, deps, { recheckTarget: true });
+      // polkit may have taken a while: the target must still be empty and
+      // unmounted, which is looked at off Node's thread first here.
+      const rechecked = checkAttachTarget(attachTo.fd, caller.uid, deps.offThread) ?? Promise.resolve();
+      return rechecked.then(
+        () => actNow(params, caller, checked, deps, { recheckTarget: false }),
+        (err: unknown) => {
+          throw renameArgument(err, ATTACH_TO, ['target']);
+        },
+      );
     },
+  };
+}
+
+function actNow(
+  params: Params,
+  caller: { uid: number; gid: number },
+  checked: Checked,
+  deps: IdmapDirectoryDependencies,
+  options: { recheckTarget: boolean },
+): MethodReply {
+  let result;
+  try {
+    result = idmapDirectoryDomain({
+      directoryFd: params.directoryFd,
+      callerUid: caller.uid,
+      callerGid: caller.gid,
+      userNamespaceMaps: checked.target?.maps,
+      mode: checked.resolvedMode,
+      readOnly: params.readOnly,
+      recursive: params.recursive,
+      // Not negotiable for anyone but root: the ids a caller sees
+      // through the mount are not ones it may run setuid programs or
+      // open devices as.
+      forceNosuidNodev: caller.uid !== 0,
+    });
+  } catch (err) {
+    if (err instanceof InvalidArgument && err.argument === 'recursive') throw renameArgument(err, RECURSIVE_OPTION, ['recursive']);
+    throw renameArgument(err, USER_NAMESPACE_OPTION, ['userNamespace']);
+  }
+  const mountFd = result.mountFd;
+  let attached: MountRecord | undefined;
+  try {
+    const attachTo = checked.attachTo;
+    if (attachTo) {
+      // polkit may have taken a while: the target must still be empty
+      // and unmounted when we attach.
+      if (options.recheckTarget) asArgument(ATTACH_TO, () => checkAttachTarget(attachTo.fd, caller.uid), ['target']);
+      attached = deps.attachments.attach({
+        mountFd,
+        targetFd: attachTo.fd,
+        targetPath: attachTo.path,
+        ownerUid: caller.uid,
+        source: checked.directoryPath,
+        kind: 'directory',
+      });
+    }
+  } catch (err) {
+    releaseDetachedMounts([mountFd]);
+    throw err;
+  }
+  const record = attached;
+  return {
+    signature: 'h',
+    body: [mountFd],
+    ownedFds: [mountFd],
+    undo: record && (() => deps.attachments.withdraw(record, mountFd)),
   };
 }
 

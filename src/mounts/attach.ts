@@ -8,7 +8,18 @@ import path from 'node:path';
 import { AlreadyMounted, NotEmpty, NotFound, NotOwner, SystemError, WrongNamespace } from '../errors';
 import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
-import { AT_FDCWD, isDirectoryEmpty, O_DIRECTORY, O_PATH, openAt, openParent } from '../native/dirfd';
+import {
+  AT_FDCWD,
+  isDirectoryEmpty,
+  isDirectoryEmptyOffThread,
+  O_DIRECTORY,
+  O_PATH,
+  openAt,
+  openAtOffThread,
+  openParent,
+} from '../native/dirfd';
+import { mayWaitForServer } from '../native/file-system-server';
+import type { OffThread } from '../native/off-thread';
 import { detachMountOfFd, isMountRoot, mountIdOf, mountIdsOf, moveMountTo, type MountIds } from '../native/mount-api';
 import { requireDirectory } from '../idmap/file-kind';
 import { directoryPath } from '../polkit/fd-path';
@@ -19,8 +30,13 @@ import { mountPointOf } from '../native/statmount';
  * A mount target must be an empty directory the caller owns (root: any)
  * with nothing mounted on it, so attaching hides nothing and mounts over
  * nothing that is not the caller's.
+ *
+ * Looking into the directory (its entries, its name from its parent) asks
+ * its file system. On FUSE or NFS, whose server the caller may keep from
+ * answering, that runs on `offThread` within its time limit, and the
+ * check returns a promise; elsewhere it is done when it returns.
  */
-export function checkAttachTarget(fd: number, callerUid: number): void {
+export function checkAttachTarget(fd: number, callerUid: number, offThread?: OffThread): void | Promise<void> {
   const stats = requireDirectory(fd, 'target');
   if (callerUid !== 0 && stats.uid !== callerUid) {
     throw new NotOwner(`the target directory is owned by uid ${stats.uid}, not by the caller`);
@@ -30,9 +46,23 @@ export function checkAttachTarget(fd: number, callerUid: number): void {
       "the target directory is in another mount namespace than nsmountd's; attach the returned mount fd yourself there",
     );
   }
-  if (isMountRoot(fd) || isOvermounted(fd)) throw new AlreadyMounted('the target directory is already a mount point');
-  if (!isDirectoryEmpty(fd)) throw new NotEmpty('the target directory is not empty');
+  if (isMountRoot(fd)) throw alreadyMounted();
+  if (offThread && mayWaitForServer(fd)) {
+    return offThread.run({
+      uid: callerUid,
+      what: "The target directory's file system",
+      work: async (signal) => {
+        if (await isOvermountedOffThread(fd)) throw alreadyMounted();
+        if (!signal.aborted && !(await isDirectoryEmptyOffThread(fd))) throw notEmpty();
+      },
+    });
+  }
+  if (isOvermounted(fd)) throw alreadyMounted();
+  if (!isDirectoryEmpty(fd)) throw notEmpty();
 }
+
+const alreadyMounted = () => new AlreadyMounted('the target directory is already a mount point');
+const notEmpty = () => new NotEmpty('the target directory is not empty');
 
 /**
  * move_mount only attaches within the daemon's own mount namespace (it
@@ -72,6 +102,22 @@ function isOvermounted(fd: number): boolean {
     return mountIdOf(again) !== mountIdOf(fd);
   } catch {
     // Renamed or removed meanwhile: nothing found mounted on it.
+    return false;
+  } finally {
+    closeQuietly(again);
+    closeQuietly(parent);
+  }
+}
+
+/** isOvermounted with both lookups on libuv's pool; closing O_PATH fds never waits. */
+async function isOvermountedOffThread(fd: number): Promise<boolean> {
+  const name = path.basename(directoryPath(fd));
+  const parent = await openAtOffThread(fd, '..', O_PATH | O_DIRECTORY);
+  let again: number | undefined;
+  try {
+    again = await openAtOffThread(parent, name, O_PATH | O_DIRECTORY);
+    return mountIdOf(again) !== mountIdOf(fd);
+  } catch {
     return false;
   } finally {
     closeQuietly(again);

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { nsm_mkdirat, nsm_fchown_fd, nsm_fchmod, nsm_rename_noreplace, nsm_openat, nsm_unlinkat, nsm_dir_is_empty } from './bindings';
 import { check } from './check';
+import { asyncCall } from './off-thread';
 import { O_PATH, AT_FDCWD } from './flags';
 import { statFdCached, type CachedStat } from './stat';
 
@@ -52,4 +53,14 @@ export function fstatFd(fd: number): CachedStat {
 /** True if the directory holds no entry but "." and ".."; `fd` may be O_PATH. */
 export function isDirectoryEmpty(fd: number): boolean {
   return check(nsm_dir_is_empty(fd), 'getdents64') === 1;
+}
+
+/** openAt on libuv's pool: the lookup may wait for a FUSE or NFS server (run it as an OffThread job). */
+export async function openAtOffThread(dirfd: number, name: string, flags: number, mode = 0): Promise<number> {
+  return check(await asyncCall<number>(nsm_openat, dirfd, name, flags, mode), 'openat');
+}
+
+/** isDirectoryEmpty on libuv's pool: reading the directory may wait for a FUSE or NFS server. */
+export async function isDirectoryEmptyOffThread(fd: number): Promise<boolean> {
+  return check(await asyncCall<number>(nsm_dir_is_empty, fd), 'getdents64') === 1;
 }

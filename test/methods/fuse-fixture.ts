@@ -57,8 +57,13 @@ export interface FdCall {
 
 /** `user`'s call with `fd` as the client's fd 3; resolves with the client's JSON line. */
 export async function callWithFd(user: TestUser, address: string, call: FdCall, fd: number, timeoutMs = 60000): Promise<CallResult> {
+  return callWithFds(user, address, call, [fd], timeoutMs);
+}
+
+/** `user`'s call with `fds` as the client's fds 3, 4, ...; resolves with the client's JSON line. */
+export async function callWithFds(user: TestUser, address: string, call: FdCall, fds: number[], timeoutMs = 60000): Promise<CallResult> {
   const argv = [process.execPath, CALL_CLIENT, '--address', address, '--member', call.member, '--signature', call.signature, '--body', JSON.stringify(call.body), '--timeout-ms', String(timeoutMs)];
-  const result = await runAsUser(user, argv, { fds: [fd], timeoutMs: timeoutMs + 10000 });
+  const result = await runAsUser(user, argv, { fds, timeoutMs: timeoutMs + 10000 });
   return parseLine(result.stdout, result.stderr);
 }
 
