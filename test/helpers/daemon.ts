@@ -35,13 +35,18 @@ export interface DaemonOptions {
 }
 
 const MAX_LOG_LINES = 20000;
+// Bounds for a daemon that hangs, not for a slow one: a start takes about
+// a second here, but 14 s was seen at load 40, and a daemon that exits
+// early ends the wait at once.
+const START_TIMEOUT_MS = 120_000;
+const NAME_GONE_TIMEOUT_MS = 30_000;
 
 export function daemonHandle(opts: DaemonOptions): DaemonHandle {
   let child: ManagedChild | undefined;
   const logs: string[] = [];
 
   const waitNameGone = async () => {
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + NAME_GONE_TIMEOUT_MS;
     while (await nameHasOwner(opts.bus, SERVICE_NAME)) {
       if (Date.now() > deadline) throw new Error(`${SERVICE_NAME} still has an owner after the daemon exited`);
       await new Promise((r) => setTimeout(r, 5));
@@ -70,7 +75,7 @@ export function daemonHandle(opts: DaemonOptions): DaemonHandle {
       child = started;
       try {
         await waitForName(opts.bus, SERVICE_NAME, {
-          timeoutMs: opts.startTimeoutMs ?? 15000,
+          timeoutMs: opts.startTimeoutMs ?? START_TIMEOUT_MS,
           abort: () =>
             started.running() ? undefined : new Error(`nsmountd exited (code ${started.process.exitCode}) before owning ${SERVICE_NAME}:\n${logs.slice(-50).join('\n')}`),
         });
