@@ -26,7 +26,7 @@ export function buildMethods(deps: MethodDependencies): AnyMethodDefinition[] {
   return [
     allocateUserNamespace(deps),
     listUserNamespaces(deps),
-    makeDirectory(),
+    makeDirectory(deps),
     idmapDirectory(deps),
     unmount(deps),
     listMounts(deps),

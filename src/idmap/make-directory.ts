@@ -19,19 +19,8 @@ import type { CachedStat } from '../native/stat';
 import { Exists, SystemError } from '../errors';
 import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
-import {
-  fchmod,
-  fchown,
-  fstatFd,
-  isDirectoryEmpty,
-  mkdirAt,
-  O_DIRECTORY,
-  O_PATH,
-  O_RDONLY,
-  openAt,
-  renameNoReplace,
-  unlinkAt,
-} from '../native/dirfd';
+import { dirfdSteps as step, fstatFd, O_DIRECTORY, O_PATH, O_RDONLY } from '../native/dirfd';
+import { runSteps, runStepsOffThread, type Steps } from '../native/syscall-steps';
 import { validateComponentName } from './component-name';
 import { requireDirectory } from './file-kind';
 import { FOREIGN_UID_BASE } from './foreign-range';
@@ -67,25 +56,38 @@ export class StagingReplaced extends SystemError {
  * swapped right after.
  */
 export function makeForeignDirectory(parentFd: number, name: string, options: MakeDirectoryOptions = {}): number {
+  return runSteps(makeForeignDirectorySteps(parentFd, name, options));
+}
+
+/**
+ * makeForeignDirectory with every call into the parent's file system on
+ * libuv's pool, for a parent on FUSE or NFS whose server may not answer.
+ * Once `signal` aborts it stops before its next step, after cleaning up.
+ */
+export function makeForeignDirectoryOffThread(parentFd: number, name: string, options: MakeDirectoryOptions, signal: AbortSignal): Promise<number> {
+  return runStepsOffThread(makeForeignDirectorySteps(parentFd, name, options), signal);
+}
+
+function* makeForeignDirectorySteps(parentFd: number, name: string, options: MakeDirectoryOptions): Steps<number> {
   validateComponentName(name, 'name');
   const parent = requireDirectory(parentFd, 'parent');
   const mode = (options.mode ?? DEFAULT_DIRECTORY_MODE) & MODE_MASK;
 
-  const staging = makeStagingDirectory(parentFd, parent);
+  const staging = yield* makeStagingDirectory(parentFd, parent);
   try {
-    return makeInside(staging, parentFd, name, mode);
+    return yield* makeInside(staging, parentFd, name, mode);
   } finally {
-    removeStagingDirectory(parentFd, staging);
+    yield* removeStagingDirectory(parentFd, staging);
     closeQuietly(staging.fd);
   }
 }
 
-function makeStagingDirectory(parentFd: number, parent: CachedStat): Staging {
+function* makeStagingDirectory(parentFd: number, parent: CachedStat): Steps<Staging> {
   const name = `.#nsmountd-${randomBytes(8).toString('hex')}`;
-  mkdirAt(parentFd, name, 0o700);
+  yield step.mkdirAt(parentFd, name, 0o700);
   let fd: number;
   try {
-    fd = openAt(parentFd, name, O_RDONLY | O_DIRECTORY);
+    fd = yield step.openAt(parentFd, name, O_RDONLY | O_DIRECTORY);
   } catch (err) {
     // Gone (ENOENT), or a symlink (ELOOP) or file (ENOTDIR) swapped in.
     if (err instanceof SystemError && [Errno.ENOENT, Errno.ELOOP, Errno.ENOTDIR].includes(err.errno)) {
@@ -93,13 +95,13 @@ function makeStagingDirectory(parentFd: number, parent: CachedStat): Staging {
     }
     // The name is still ours unless someone swapped it, and then it is
     // removed only if it is an empty directory its swapper could remove.
-    bestEffortRemove(parentFd, name);
+    yield* bestEffortRemove(parentFd, name);
     throw err;
   }
   try {
     const stats = fstatFd(fd);
     const rootOnly = stats.uid === 0 && (stats.mode & 0o077) === 0 && stats.dev === parent.dev;
-    if (!rootOnly || !isDirectoryEmpty(fd)) throw new StagingReplaced();
+    if (!rootOnly || (yield step.isDirectoryEmpty(fd)) !== 1) throw new StagingReplaced();
     return { name, fd, stats };
   } catch (err) {
     // Not ours: nothing is removed by a name that now means something else.
@@ -108,16 +110,16 @@ function makeStagingDirectory(parentFd: number, parent: CachedStat): Staging {
   }
 }
 
-function makeInside(staging: Staging, parentFd: number, name: string, mode: number): number {
-  mkdirAt(staging.fd, INNER_NAME, 0o700);
+function* makeInside(staging: Staging, parentFd: number, name: string, mode: number): Steps<number> {
+  yield step.mkdirAt(staging.fd, INNER_NAME, 0o700);
   let fd: number | undefined;
   try {
-    fd = openAt(staging.fd, INNER_NAME, O_RDONLY | O_DIRECTORY);
-    fchown(fd, FOREIGN_UID_BASE, FOREIGN_UID_BASE);
+    fd = yield step.openAt(staging.fd, INNER_NAME, O_RDONLY | O_DIRECTORY);
+    yield step.fchown(fd, FOREIGN_UID_BASE, FOREIGN_UID_BASE);
     // After chown, which may clear mode bits.
-    fchmod(fd, mode);
+    yield step.fchmod(fd, mode);
     try {
-      renameNoReplace(staging.fd, INNER_NAME, parentFd, name);
+      yield step.renameNoReplace(staging.fd, INNER_NAME, parentFd, name);
     } catch (err) {
       if (err instanceof SystemError && err.errno === Errno.EEXIST) throw new Exists(`"${name}" already exists`);
       throw err;
@@ -125,7 +127,7 @@ function makeInside(staging: Staging, parentFd: number, name: string, mode: numb
     return fd;
   } catch (err) {
     closeQuietly(fd);
-    bestEffortRemove(staging.fd, INNER_NAME);
+    yield* bestEffortRemove(staging.fd, INNER_NAME);
     throw err;
   }
 }
@@ -136,12 +138,12 @@ function makeInside(staging: Staging, parentFd: number, name: string, mode: numb
  * an empty directory whose swapper could have removed it: rename and
  * rmdir need the same permission on the entry.
  */
-function removeStagingDirectory(parentFd: number, staging: Staging): void {
+function* removeStagingDirectory(parentFd: number, staging: Staging): Steps<void> {
   let fd: number | undefined;
   try {
-    fd = openAt(parentFd, staging.name, O_PATH | O_DIRECTORY);
+    fd = yield step.openAt(parentFd, staging.name, O_PATH | O_DIRECTORY);
     const now = fstatFd(fd);
-    if (now.dev === staging.stats.dev && now.ino === staging.stats.ino) unlinkAt(parentFd, staging.name, { dir: true });
+    if (now.dev === staging.stats.dev && now.ino === staging.stats.ino) yield step.unlinkAt(parentFd, staging.name, { dir: true });
   } catch {
     // Renamed away by the caller: an empty root-owned directory in the
     // caller's own directory, which the caller may remove.
@@ -150,9 +152,9 @@ function removeStagingDirectory(parentFd: number, staging: Staging): void {
   }
 }
 
-function bestEffortRemove(dirFd: number, name: string): void {
+function* bestEffortRemove(dirFd: number, name: string): Steps<void> {
   try {
-    unlinkAt(dirFd, name, { dir: true });
+    yield step.unlinkAt(dirFd, name, { dir: true });
   } catch {
     // The first error is the one to report.
   }

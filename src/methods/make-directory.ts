@@ -1,11 +1,14 @@
 // MakeDirectory: a directory owned by the foreign range's root inside a
 // directory of the caller's, ready to be idmapped into a namespace.
-import type { MethodDefinition } from '../bus/method';
+import type { MethodDefinition, MethodReply } from '../bus/method';
 import { parseOptions } from '../bus/options';
 import { InvalidArgument, NotOwner } from '../errors';
 import { validateComponentName } from '../idmap/component-name';
 import { requireDirectory } from '../idmap/file-kind';
-import { DEFAULT_DIRECTORY_MODE, makeForeignDirectory } from '../idmap/make-directory';
+import { DEFAULT_DIRECTORY_MODE, makeForeignDirectory, makeForeignDirectoryOffThread } from '../idmap/make-directory';
+import { closeQuietly } from '../native/fd';
+import { mayWaitForServer } from '../native/file-system-server';
+import type { OffThread } from '../native/off-thread';
 import { directoryPath } from '../polkit/fd-path';
 import { ACTIONS } from '../polkit/actions';
 
@@ -17,7 +20,12 @@ interface Params {
   mode: number;
 }
 
-export function makeDirectory(): MethodDefinition<Params> {
+export interface MakeDirectoryDependencies {
+  /** Where the work runs when the parent is on a file system that may keep it waiting (FUSE, NFS). */
+  offThread?: OffThread;
+}
+
+export function makeDirectory(deps: MakeDirectoryDependencies = {}): MethodDefinition<Params> {
   return {
     name: 'MakeDirectory',
     inSignature: 'hsa{sv}',
@@ -48,9 +56,20 @@ export function makeDirectory(): MethodDefinition<Params> {
         },
       };
     },
-    act(params) {
-      const fd = makeForeignDirectory(params.parentFd, params.name, { mode: params.mode });
-      return { signature: 'h', body: [fd], ownedFds: [fd] };
+    act(params, { caller }) {
+      const reply = (fd: number): MethodReply => ({ signature: 'h', body: [fd], ownedFds: [fd] });
+      const options = { mode: params.mode };
+      const offThread = deps.offThread;
+      if (!offThread || !mayWaitForServer(params.parentFd)) return reply(makeForeignDirectory(params.parentFd, params.name, options));
+      return offThread
+        .run({
+          uid: caller.uid,
+          what: "The parent directory's file system",
+          work: (signal) => makeForeignDirectoryOffThread(params.parentFd, params.name, options, signal),
+          // Made after the call gave up: the caller gets no fd of it.
+          abandoned: (fd) => closeQuietly(fd),
+        })
+        .then(reply);
     },
   };
 }

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { nsm_mkdirat, nsm_fchown_fd, nsm_fchmod, nsm_rename_noreplace, nsm_openat, nsm_unlinkat, nsm_dir_is_empty } from './bindings';
 import { check } from './check';
 import { asyncCall } from './off-thread';
+import { nativeStep, type NativeStep } from './syscall-steps';
 import { O_PATH, AT_FDCWD } from './flags';
 import { statFdCached, type CachedStat } from './stat';
 
@@ -64,3 +65,18 @@ export async function openAtOffThread(dirfd: number, name: string, flags: number
 export async function isDirectoryEmptyOffThread(fd: number): Promise<boolean> {
   return check(await asyncCall<number>(nsm_dir_is_empty, fd), 'getdents64') === 1;
 }
+
+/** The same operations as steps of a sequence that may run off Node's thread (syscall-steps.ts). */
+export const dirfdSteps = {
+  mkdirAt: (dirfd: number, name: string, mode: number): NativeStep => nativeStep(nsm_mkdirat, 'mkdirat', dirfd, name, mode),
+  /** openat with O_NOFOLLOW|O_CLOEXEC always added; yields the fd. */
+  openAt: (dirfd: number, name: string, flags: number, mode = 0): NativeStep => nativeStep(nsm_openat, 'openat', dirfd, name, flags, mode),
+  fchown: (fd: number, uid: number, gid: number): NativeStep => nativeStep(nsm_fchown_fd, 'fchownat', fd, uid, gid),
+  fchmod: (fd: number, mode: number): NativeStep => nativeStep(nsm_fchmod, 'fchmod', fd, mode),
+  renameNoReplace: (olddirfd: number, oldName: string, newdirfd: number, newName: string): NativeStep =>
+    nativeStep(nsm_rename_noreplace, 'renameat2', olddirfd, oldName, newdirfd, newName),
+  unlinkAt: (dirfd: number, name: string, options: { dir: boolean }): NativeStep =>
+    nativeStep(nsm_unlinkat, options.dir ? 'unlinkat(AT_REMOVEDIR)' : 'unlinkat', dirfd, name, options.dir ? AT_REMOVEDIR : 0),
+  /** Yields 1 if the directory holds no entry but "." and "..", 0 otherwise. */
+  isDirectoryEmpty: (fd: number): NativeStep => nativeStep(nsm_dir_is_empty, 'getdents64', fd),
+};
