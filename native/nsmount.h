@@ -138,3 +138,6 @@ NSM_EXPORT int nsm_lock_mount(int mount_fd, int staging_fd, int lock_fd, int rec
 NSM_EXPORT int nsm_lock_reap(void);
 /* The words for a step of enum nsm_lock_step; NULL past the last. */
 NSM_EXPORT const char *nsm_lock_step_name(int step);
+
+/* heap.c: the C heap. */
+NSM_EXPORT int nsm_malloc_trim(void);

@@ -38,6 +38,9 @@ export function boundPrototypes(): ReadonlyMap<string, string> {
   return prototypes;
 }
 
+// heap.c
+export const nsm_malloc_trim = bind<() => number>('int nsm_malloc_trim(void)');
+
 // fd.c
 export const nsm_set_cloexec = bind<(fd: number) => number>('int nsm_set_cloexec(int fd)');
 export const nsm_close = bind<(fd: number) => number>('int nsm_close(int fd)');
