@@ -2,8 +2,9 @@
 // generation only when that has grown to a multiple of what is live, so a
 // daemon that goes quiet after a load keeps the load's garbage (15-20 MiB
 // here) until the next burst. One full collection when the calls stop
-// returns it; it costs a few ms, and only after the heap grew, so a lone
-// call now and then never pays for one.
+// returns it, and a trim of the C heap then returns what native code freed;
+// it costs a few ms, and only after the heap grew, so a lone call now and
+// then never pays for one.
 import v8 from 'node:v8';
 
 export interface IdleCollectOptions {
@@ -11,6 +12,8 @@ export interface IdleCollectOptions {
   activity: () => { lastMs: number; inFlight: number };
   /** V8's full collection: globalThis.gc when the daemon runs with --expose-gc (DAEMON_NODE_OPTIONS). */
   gc: (() => void) | undefined;
+  /** Gives the C heap's free pages back after the collection (glibc keeps them for reuse otherwise). */
+  trimCHeap?: () => void;
   /** How long without calls counts as quiet. */
   quietMs?: number;
   /** How far the heap may grow past what the last collection left live before another is worth it. */
@@ -44,6 +47,7 @@ export function collectWhenIdle(opts: IdleCollectOptions): () => void {
     if (inFlight > 0 || lastMs === collectedAfter || Date.now() - lastMs < quietMs) return;
     if (heap().totalBytes < live + growth) return;
     gc();
+    opts.trimCHeap?.();
     collectedAfter = lastMs;
     live = heap().usedBytes;
   }, quietMs);

@@ -17,6 +17,8 @@ import { CallerDirectory } from '../bus/caller';
 import { followNameOwners } from '../bus/name-owners';
 import { Dispatcher } from '../bus/dispatcher';
 import { collectWhenIdle } from './idle-collect';
+import { compactingGc } from './compacting-gc';
+import { trimCHeap } from '../native/heap';
 import { changeSignals } from '../bus/change-signals';
 import type { ChangeListener } from '../events/changes';
 import { Introspection, BUS_NAME } from '../bus/introspection';
@@ -143,9 +145,11 @@ export async function runDaemon(argv: string[]): Promise<void> {
       }),
   });
   dispatcher.attach();
+  const exposedGc = (globalThis as { gc?: () => void }).gc;
   collectWhenIdle({
     activity: () => ({ lastMs: dispatcher.lastActivity, inFlight: dispatcher.callsInFlight }),
-    gc: (globalThis as { gc?: () => void }).gc,
+    gc: exposedGc && compactingGc(exposedGc),
+    trimCHeap,
   });
   announce = changeSignals(bus, log);
 

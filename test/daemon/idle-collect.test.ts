@@ -9,12 +9,16 @@ const QUIET_MS = 20;
 const settle = () => new Promise((resolve) => setTimeout(resolve, QUIET_MS * 6));
 
 function harness(opts: { heap: number; inFlight?: number; lastMs?: number }) {
-  const state = { lastMs: opts.lastMs ?? Date.now() - 10 * QUIET_MS, inFlight: opts.inFlight ?? 0, heap: opts.heap, collections: 0 };
+  const state = { lastMs: opts.lastMs ?? Date.now() - 10 * QUIET_MS, inFlight: opts.inFlight ?? 0, heap: opts.heap, collections: 0, trims: 0, trimsBeforeCollection: 0 };
   const stop = collectWhenIdle({
     activity: () => ({ lastMs: state.lastMs, inFlight: state.inFlight }),
     gc: () => {
       state.collections++;
       state.heap = 0;
+    },
+    trimCHeap: () => {
+      state.trims++;
+      if (state.trims > state.collections) state.trimsBeforeCollection++;
     },
     quietMs: QUIET_MS,
     growthBytes: 100,
@@ -35,6 +39,8 @@ test('a quiet daemon whose heap grew collects once, and again only after new cal
     state.lastMs = Date.now();
     await settle();
     t.is(state.collections, 2);
+    t.is(state.trims, 2, 'the C heap is trimmed after each collection');
+    t.is(state.trimsBeforeCollection, 0);
   } finally {
     stop();
   }
@@ -46,6 +52,7 @@ test('no collection while calls are in flight', async (t) => {
     state.heap = 1000;
     await settle();
     t.is(state.collections, 0);
+    t.is(state.trims, 0);
   } finally {
     stop();
   }
