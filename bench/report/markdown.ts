@@ -1,6 +1,7 @@
 // bench/results/report.md: the tables of docs/PERFORMANCE.md, from one run.
 import type { ReportData, ReportTarget } from './types';
 import { renderScale } from './scale';
+import { IDLE_AFTER_LOAD_MS } from './measure';
 
 const ms = (x: number) => x.toFixed(3);
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -87,7 +88,7 @@ export function renderMarkdown(report: ReportData, chartFile: string): string {
     '',
     `- idle, fresh: ${mib(report.rss.idleKiB)}`,
     `- peak under 16 concurrent connections: ${mib(report.rss.loadedPeakKiB)}`,
-    `- idle again after all the load: ${mib(report.rss.idleAfterKiB)}`,
+    `- idle again, ${IDLE_AFTER_LOAD_MS / 1000} s after all the load: ${mib(report.rss.idleAfterKiB)}`,
     '',
     '## Targets',
     '',

@@ -18,6 +18,8 @@ import { alice } from '../../test/helpers/users';
 import type { MethodReport, ReportData, ReportTarget, Throughput } from './types';
 
 export const CONCURRENCY = [1, 4, 16] as const;
+/** How long after the last call the idle-after-load RSS is read (docs/PERFORMANCE.md says so). */
+export const IDLE_AFTER_LOAD_MS = 5000;
 
 /**
  * A long-running daemon's cost is what it spends once V8 has compiled its
@@ -107,8 +109,10 @@ export async function measureReport(ctx: ReportContext, log: (line: string) => v
     methods.push({ method, floor: floors[method], polkit: { action, stats: polkit }, root, rootCpuMsPerCall: round(rootRun.daemonCpuMsPerCall, 4), unprivileged, unprivilegedCpuMsPerCall: round(unprivilegedRun.daemonCpuMsPerCall, 4), throughput });
     log(`${method}: floor ${floors[method].stats.p50} root ${root.p50} unprivileged ${unprivileged.p50} polkit ${polkit.p50} ms; CPU root ${round(rootRun.daemonCpuMsPerCall, 4)} unprivileged ${round(unprivilegedRun.daemonCpuMsPerCall, 4)} ms/call; ${throughput.map((t) => `${t.clients}:${t.callsPerSecond}/s`).join(' ')}`);
   }
-  // Idle again: what the daemon keeps once the load is gone.
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  // Idle again: what the daemon keeps once the load is gone. Its idle
+  // collector (src/daemon/idle-collect.ts) acts 1-2 s after the last call;
+  // reading at 2 s raced it, so the figure is read once it has surely run.
+  await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_LOAD_MS));
   const rss = { idleKiB: ctx.idleRssKiB, loadedPeakKiB, idleAfterKiB: rssKiB(ctx.daemonPid) };
   return {
     date: new Date().toISOString(),
