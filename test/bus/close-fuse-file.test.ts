@@ -8,6 +8,8 @@
 // on, and would wait just the same; so the server starts holding closes
 // only once the call is with nsmountd: polkit takes its time on alice's
 // call (a rule busy for POLKIT_DELAY_MS), and the test holds closes meanwhile.
+// POLKIT_DELAY_MS only needs to outlast the few ms between the fd's arrival
+// and the hold.
 import { rootTest } from '../helpers/root';
 import { alice } from '../helpers/users';
 import { ERR } from '../methods/mount-fixture';
@@ -33,8 +35,12 @@ rootTest.serial("closing a caller's file on a FUSE file system whose server hold
     // The client opens the file itself: an fd of the test's would be closed,
     // and flushed, by every process the test starts when it execs.
     const answer = callAs(alice, stack.address, 'Mount', 'ha{sv}', [{ $fd: fuse().image, mode: 'r' }, {}], { timeoutMs: 30000 });
-    // dbus-daemon has passed the fd on and closed its copy long before polkit answers.
-    await delay(POLKIT_DELAY_MS / 2);
+    // Hold closes only once the fd is with nsmountd (its fd count rises while
+    // polkit is busy): starting a client may take seconds on a loaded machine.
+    // dbus-daemon closes its copy right after passing it on; give it a moment.
+    for (let i = 0; i < 400 && stack.daemon.fdCount() <= fdsBefore; i++) await delay(25);
+    t.true(stack.daemon.fdCount() > fdsBefore, "alice's call reached nsmountd");
+    await delay(200);
     await fuse().hang({ closes: true });
     const held = await fuse().waitForHeld({ op: 'flush', timeoutMs: 20000 });
     t.regex(held, /^held flush \/image\.img/);

@@ -66,15 +66,24 @@ function mountinfoLine(mountpoint: string): string[] | undefined {
 }
 
 /** fusectl in the test run's own mount namespace (scripts/test.js made it private). */
-function ensureFusectl(): void {
+function fusectlMounted(): boolean {
   const line = mountinfoLine(FUSECTL);
-  if (line && line[line.indexOf('-') + 1] === 'fusectl') return;
+  return line !== undefined && line[line.indexOf('-') + 1] === 'fusectl';
+}
+
+function ensureFusectl(): void {
+  if (fusectlMounted()) return;
   try {
     fs.mkdirSync(FUSECTL, { recursive: true });
   } catch {
     // sysfs makes it when the fuse module is loaded; mount tells what is wrong.
   }
-  execFileSync('mount', ['-t', 'fusectl', 'none', FUSECTL], { stdio: 'pipe', timeout: 5000 });
+  try {
+    execFileSync('mount', ['-t', 'fusectl', 'none', FUSECTL], { stdio: 'pipe', timeout: 5000 });
+  } catch (e) {
+    // Test files share the run's mount namespace: another one may have mounted it since we looked.
+    if (!fusectlMounted()) throw e;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
