@@ -21,6 +21,11 @@ import { Errno } from '../native/errno';
 import { closeQuietly } from '../native/fd';
 import { dirfdSteps as step, fstatFd, O_DIRECTORY, O_PATH, O_RDONLY } from '../native/dirfd';
 import { runSteps, runStepsOffThread, type Steps } from '../native/syscall-steps';
+import { mayWaitForServer } from '../native/file-system-server';
+import type { OffThread } from '../native/off-thread';
+
+// For the method layer, which reaches native code only through domain modules.
+export type { OffThread };
 import { validateComponentName } from './component-name';
 import { requireDirectory } from './file-kind';
 import { FOREIGN_UID_BASE } from './foreign-range';
@@ -57,6 +62,28 @@ export class StagingReplaced extends SystemError {
  */
 export function makeForeignDirectory(parentFd: number, name: string, options: MakeDirectoryOptions = {}): number {
   return runSteps(makeForeignDirectorySteps(parentFd, name, options));
+}
+
+/** Where MakeDirectory runs when its parent's file system may keep it waiting. */
+export interface OffThreadWork {
+  offThread: OffThread;
+  /** The caller, whose share of the pool it uses. */
+  uid: number;
+}
+
+/**
+ * makeForeignDirectory, on `work.offThread` when the parent is on a file
+ * system that may keep it waiting for a server (FUSE, NFS), else at once.
+ */
+export function makeForeignDirectoryFor(parentFd: number, name: string, options: MakeDirectoryOptions, work?: OffThreadWork): number | Promise<number> {
+  if (!work || !mayWaitForServer(parentFd)) return makeForeignDirectory(parentFd, name, options);
+  return work.offThread.run({
+    uid: work.uid,
+    what: "The parent directory's file system",
+    work: (signal) => makeForeignDirectoryOffThread(parentFd, name, options, signal),
+    // Made after the call gave up: the caller gets no fd of it.
+    abandoned: (fd) => closeQuietly(fd),
+  });
 }
 
 /**

@@ -3,10 +3,9 @@
 // is made on the fds the caller passed, and those same fds are cloned and
 // attached to: no caller path is ever resolved by the daemon.
 import type { MethodDefinition, MethodReply } from '../bus/method';
-import type { OffThread } from '../native/off-thread';
 import { parseOptions } from '../bus/options';
 import { InvalidArgument, NotOwner } from '../errors';
-import { checkAttachTarget } from '../mounts/attach';
+import { checkAttachTarget, type OffThread } from '../mounts/attach';
 import { requireDirectory } from '../idmap/file-kind';
 import { isForeignId } from '../idmap/foreign-range';
 import { idmapDirectory as idmapDirectoryDomain, type IdmapMode, type ResolvedIdmapMode } from '../idmap/idmap-directory';

@@ -5,10 +5,7 @@ import { parseOptions } from '../bus/options';
 import { InvalidArgument, NotOwner } from '../errors';
 import { validateComponentName } from '../idmap/component-name';
 import { requireDirectory } from '../idmap/file-kind';
-import { DEFAULT_DIRECTORY_MODE, makeForeignDirectory, makeForeignDirectoryOffThread } from '../idmap/make-directory';
-import { closeQuietly } from '../native/fd';
-import { mayWaitForServer } from '../native/file-system-server';
-import type { OffThread } from '../native/off-thread';
+import { DEFAULT_DIRECTORY_MODE, makeForeignDirectoryFor, type OffThread } from '../idmap/make-directory';
 import { directoryPath } from '../polkit/fd-path';
 import { ACTIONS } from '../polkit/actions';
 
@@ -58,18 +55,9 @@ export function makeDirectory(deps: MakeDirectoryDependencies = {}): MethodDefin
     },
     act(params, { caller }) {
       const reply = (fd: number): MethodReply => ({ signature: 'h', body: [fd], ownedFds: [fd] });
-      const options = { mode: params.mode };
-      const offThread = deps.offThread;
-      if (!offThread || !mayWaitForServer(params.parentFd)) return reply(makeForeignDirectory(params.parentFd, params.name, options));
-      return offThread
-        .run({
-          uid: caller.uid,
-          what: "The parent directory's file system",
-          work: (signal) => makeForeignDirectoryOffThread(params.parentFd, params.name, options, signal),
-          // Made after the call gave up: the caller gets no fd of it.
-          abandoned: (fd) => closeQuietly(fd),
-        })
-        .then(reply);
+      const work = deps.offThread && { offThread: deps.offThread, uid: caller.uid };
+      const made = makeForeignDirectoryFor(params.parentFd, params.name, { mode: params.mode }, work);
+      return typeof made === 'number' ? reply(made) : made.then(reply);
     },
   };
 }

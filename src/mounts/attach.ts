@@ -20,6 +20,9 @@ import {
 } from '../native/dirfd';
 import { mayWaitForServer } from '../native/file-system-server';
 import type { OffThread } from '../native/off-thread';
+
+// For the method layer, which reaches native code only through domain modules.
+export type { OffThread };
 import { detachMountOfFd, isMountRoot, mountIdOf, mountIdsOf, moveMountTo, type MountIds } from '../native/mount-api';
 import { requireDirectory } from '../idmap/file-kind';
 import { directoryPath } from '../polkit/fd-path';
