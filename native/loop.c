@@ -84,3 +84,28 @@ int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit,
 	close(control);
 	return -err;
 }
+
+/* Attaching and mounting both read the backing file, a caller's file that
+ * may be on a FUSE or NFS server that never answers: callers run this on
+ * libuv's pool, and one call is one trip there. The loop fd is closed
+ * before returning: the mount, if made, holds the device, and autoclear
+ * frees it with the mount. */
+int nsm_loop_fs_mount(int backing_fd, uint64_t offset, uint64_t sizelimit, uint32_t loop_flags,
+		      const char *fstype, const char *options, uint32_t attr_flags,
+		      int *failed_step, void *log, size_t log_size)
+{
+	char source[32];
+	int index, loop, mfd;
+
+	if (log && log_size)
+		((char *)log)[0] = '\0';
+	loop = nsm_loop_attach(backing_fd, offset, sizelimit, loop_flags, &index);
+	if (loop < 0) {
+		*failed_step = NSM_FS_MOUNT_STEP_LOOP;
+		return loop;
+	}
+	snprintf(source, sizeof(source), "/dev/loop%d", index);
+	mfd = nsm_fs_mount(fstype, source, options, attr_flags, failed_step, log, log_size);
+	close(loop);
+	return mfd;
+}

@@ -104,7 +104,8 @@ NSM_EXPORT int nsm_statmount_sb(uint64_t mnt_id, uint64_t *out);
 	X(NSM_FS_MOUNT_STEP_SOURCE, "source")      \
 	X(NSM_FS_MOUNT_STEP_OPTION, "option")      \
 	X(NSM_FS_MOUNT_STEP_CREATE, "create")      \
-	X(NSM_FS_MOUNT_STEP_MOUNT, "mount")
+	X(NSM_FS_MOUNT_STEP_MOUNT, "mount")        \
+	X(NSM_FS_MOUNT_STEP_LOOP, "loop")
 enum nsm_fs_mount_step { NSM_FS_MOUNT_STEPS(NSM_STEP_ENUMERATOR) };
 NSM_EXPORT int nsm_fs_mount(const char *fstype, const char *source, const char *options, uint32_t attr_flags,
 			    NSM_OUT int *failed_step, void *log, size_t log_size);
@@ -116,6 +117,15 @@ NSM_EXPORT const char *nsm_fs_mount_step_name(int step);
 #define NSM_LOOP_DIRECT_IO 2
 NSM_EXPORT int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit, uint32_t flags,
 			       NSM_OUT int *out_index);
+/* nsm_loop_attach, then nsm_fs_mount of that device, in one call (one trip
+ * to libuv's pool); the loop fd is closed before it returns. A failed
+ * attach is NSM_FS_MOUNT_STEP_LOOP. */
+NSM_EXPORT int nsm_loop_fs_mount(int backing_fd, uint64_t offset, uint64_t sizelimit, uint32_t loop_flags,
+				 const char *fstype, const char *options, uint32_t attr_flags,
+				 NSM_OUT int *failed_step, void *log, size_t log_size);
+
+/* probe.c: libblkid's reads of an image, one call per probe. */
+NSM_EXPORT int nsm_blkid_probe(void *probe, int fd, int64_t offset, int64_t size, int reopen, NSM_OUT int *private_fd);
 
 /* mount_lock.c, lock_staging.c: locked clones of detached mounts. */
 #define NSM_LOCK_STEPS(X)                                                              \

@@ -4,9 +4,9 @@
 // are named by their Discoverable Partitions Specification type. This module
 // only reads; mounting is mount-image.ts.
 import { BadImage, NoMountablePartition } from '../errors';
-import { probe, type BlkidPartition } from '../native/blkid';
+import type { BlkidPartition } from '../native/blkid';
 import { fileSystemFor, type FileSystem } from './filesystems';
-import { withPrivateProbeFd } from './probe-fd';
+import { withImageProbes, type ImageProbes } from './probe-fd';
 import {
   GPT_FLAG_NO_AUTO,
   GPT_FLAG_READ_ONLY,
@@ -67,13 +67,17 @@ function describe(partition: { partitionNumber: number | null }): string {
 /**
  * Dissects the image behind `fd` (a regular file or block device). The
  * caller's file offset is left alone: libblkid reads through a private fd.
+ * Every read happens on libuv's pool (probe-fd.ts), so this never blocks
+ * the event loop, however long the file's server takes; `signal` stops it
+ * between probes once nobody waits for the answer.
  */
-export function dissectImage(fd: number, options: DissectOptions = {}): DissectedImage {
-  return withPrivateProbeFd(fd, (probeFd) => dissectThrough(probeFd, options));
+export function dissectImage(fd: number, options: DissectOptions = {}, signal?: AbortSignal): Promise<DissectedImage> {
+  return withImageProbes(fd, (probes) => dissectThrough(probes, options, signal));
 }
 
-function dissectThrough(fd: number, options: DissectOptions): DissectedImage {
-  const whole = probe(fd, { size: options.sizeBytes, superblocks: true, partitions: true });
+async function dissectThrough(probes: ImageProbes, options: DissectOptions, signal?: AbortSignal): Promise<DissectedImage> {
+  const whole = await probes.probe({ size: options.sizeBytes, superblocks: true, partitions: true });
+  signal?.throwIfAborted();
   const sizeBytes = whole.size;
   if (sizeBytes === 0n) throw new BadImage('the image is empty');
   if (whole.status === 'ambivalent') {
@@ -89,7 +93,7 @@ function dissectThrough(fd: number, options: DissectOptions): DissectedImage {
     if (type !== undefined) {
       throw new BadImage(`the image holds both a GPT and a ${type} signature at its start`);
     }
-    return dissectGpt(fd, sizeBytes, whole.partitionTable?.partitions ?? []);
+    return dissectGpt(probes, sizeBytes, whole.partitionTable?.partitions ?? [], signal);
   }
   if (pttype === 'PMBR') {
     throw new BadImage(
@@ -153,7 +157,7 @@ function validateGpt(entries: readonly BlkidPartition[], sizeBytes: bigint): voi
   }
 }
 
-function dissectGpt(fd: number, sizeBytes: bigint, entries: readonly BlkidPartition[]): DissectedImage {
+async function dissectGpt(probes: ImageProbes, sizeBytes: bigint, entries: readonly BlkidPartition[], signal?: AbortSignal): Promise<DissectedImage> {
   validateGpt(entries, sizeBytes);
   const native = nativeArchitecture();
   const skipped: SkippedPartition[] = [];
@@ -164,7 +168,8 @@ function dissectGpt(fd: number, sizeBytes: bigint, entries: readonly BlkidPartit
       skipped.push({ partitionNumber: entry.number, partitionTypeUuid: entry.type, reason: 'type not mountable' });
       continue;
     }
-    const fs = probe(fd, { offset: entry.offset, size: entry.size, superblocks: true, partitions: false });
+    const fs = await probes.probe({ offset: entry.offset, size: entry.size, superblocks: true, partitions: false });
+    signal?.throwIfAborted();
     candidates.push({
       designator: known.designator,
       partitionNumber: entry.number,

@@ -2,14 +2,18 @@
 // partition (this kernel has no partition scanning), a detached fsmount per
 // loop device, optionally idmapped. The loop fd is closed as soon as the
 // mount holds the device, so the device lives exactly as long as the mount.
+// Every step that reads the image (dissection, LOOP_CONFIGURE, creating the
+// superblock) and every close of a mount made here runs on libuv's pool:
+// the image may be a caller's file on a FUSE or NFS server that never
+// answers (src/native/off-thread.ts), and so may the backing file of a
+// loop device under an image that looks local.
 import { BadImage, InvalidArgument, NotSupported, NoMountablePartition, SystemError } from '../errors';
 import { Errno } from '../native/errno';
-import nodeFs from 'node:fs';
-import { closeQuietly } from '../native/fd';
+import { closeOffThread, closeQuietly } from '../native/fd';
+import { statFdCached } from '../native/stat';
 import { createUserNamespace } from '../native/userns';
 import { ownerIdmap } from '../idmap/idmap-maps';
-import { FsMountError, fsMount } from '../native/fsmount';
-import { attachLoopDevice } from '../native/loop';
+import { FsMountError, loopFsMount } from '../native/fsmount';
 import { setMountAttributes } from '../native/mount-api';
 import { lockMountFlags } from '../mounts/lock';
 import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from './dissect';
@@ -46,6 +50,8 @@ export interface MountImageOptions {
    * changes in between. Absent: dissected here.
    */
   dissected?: DissectedImage;
+  /** Aborted once nobody waits for the answer: stop before the next step, taking back what was made. */
+  signal?: AbortSignal;
 }
 
 export interface MountedPartition {
@@ -127,7 +133,7 @@ function translateIdmapError(error: unknown, fstype: string): unknown {
 /** The owner mode: the root directory's on-disk owner appears as `as`. */
 function idmapRootOwner(mountFd: number, as: { uid: number; gid: number }, driver: string): void {
   // Not idmapped yet, so fstat gives the ids as stored in the image.
-  const root = nodeFs.fstatSync(mountFd);
+  const root = statFdCached(mountFd);
   const namespaceFd = createUserNamespace({
     ownerUid: 0,
     ownerGid: 0,
@@ -143,17 +149,15 @@ function idmapRootOwner(mountFd: number, as: { uid: number; gid: number }, drive
   }
 }
 
-function mountPartition(fd: number, partition: DissectedPartition, options: MountImageOptions, readOnlyFd: boolean): MountedPartition {
+async function mountPartition(fd: number, partition: DissectedPartition, options: MountImageOptions, readOnlyFd: boolean): Promise<MountedPartition> {
   const fs = mountableFileSystem(partition);
   const readOnly = options.readOnly || readOnlyFd || fs.alwaysReadOnly || partition.readOnlyFlag;
   const resolved = resolveMountOptions(parseMountOptions(options.mountOptions ?? ''), fs, { readOnly });
-  const loop = attachLoopDevice(fd, { offset: partition.offset, sizeLimit: partition.size, readOnly });
   let mountFd = -1;
   try {
     try {
-      mountFd = fsMount({
+      mountFd = await loopFsMount(fd, { offset: partition.offset, sizeLimit: partition.size }, {
         fstype: fs.driver,
-        source: loop.path,
         options: resolved.fsOptions,
         readOnly,
         nosuid: options.forceNosuidNodev,
@@ -165,6 +169,7 @@ function mountPartition(fd: number, partition: DissectedPartition, options: Moun
     } catch (error) {
       throw translateMountError(error, partition, fs);
     }
+    options.signal?.throwIfAborted();
     if (options.userNamespaceFd !== undefined) {
       try {
         setMountAttributes(mountFd, { idmapUserNamespaceFd: options.userNamespaceFd });
@@ -179,11 +184,9 @@ function mountPartition(fd: number, partition: DissectedPartition, options: Moun
       mountFd = lockMountFlags(unlocked, { recursive: false });
     }
   } catch (error) {
-    closeQuietly(mountFd);
+    // The last reference: unmounting it may write to the device, and so to the image.
+    if (mountFd >= 0) await closeOffThread(mountFd);
     throw error;
-  } finally {
-    // The mount (if any) now holds the device; autoclear frees it with the mount.
-    closeQuietly(loop.fd);
   }
   return {
     designator: partition.designator,
@@ -202,11 +205,12 @@ function mountPartition(fd: number, partition: DissectedPartition, options: Moun
  * selected partition is mounted, or none is: on failure every mount fd and
  * loop fd made so far is closed, so no loop device outlives the call.
  */
-export function mountImage(options: MountImageOptions): MountedPartition[] {
+export async function mountImage(options: MountImageOptions): Promise<MountedPartition[]> {
   const info = inspectImageFd(options.imageFd);
   // Syntax errors in MountOptions fail before any device is touched.
   parseMountOptions(options.mountOptions ?? '');
-  const image = options.dissected ?? dissectImage(options.imageFd, { sizeBytes: info.sizeBytes });
+  const image = options.dissected ?? (await dissectImage(options.imageFd, { sizeBytes: info.sizeBytes }, options.signal));
+  options.signal?.throwIfAborted();
   const selected = selectPartitions(image.partitions, options.partitions);
   // Refuse unsupported filesystems before the first loop device exists.
   for (const partition of selected) mountableFileSystem(partition);
@@ -214,10 +218,10 @@ export function mountImage(options: MountImageOptions): MountedPartition[] {
   const mounted: MountedPartition[] = [];
   try {
     for (const partition of selected) {
-      mounted.push(mountPartition(options.imageFd, partition, options, info.readOnly));
+      mounted.push(await mountPartition(options.imageFd, partition, options, info.readOnly));
     }
   } catch (error) {
-    for (const m of mounted) closeQuietly(m.mountFd);
+    await Promise.all(mounted.map((m) => closeOffThread(m.mountFd)));
     throw error;
   }
   return mounted;

@@ -3,34 +3,59 @@
 // that passed an fd it was also reading would find its position changed.
 // Probing goes through a private open file description of the same file
 // instead: /proc/self/fd/N reopens the very inode (no path lookup the caller
-// could redirect), read-only whatever the caller's mode, and closes with the
-// probe. The loop device keeps using the caller's fd itself.
+// could redirect), read-only whatever the caller's mode, and is closed when
+// the dissection ends. The loop device keeps using the caller's fd itself.
 //
 // The open is O_NONBLOCK: a caller holding a write lease (F_SETLEASE) on
-// the file would otherwise make it wait out the lease-break time (45 s) on
-// Node's only thread, stalling every other caller. Non-blocking, the open
-// fails at once with EWOULDBLOCK instead; reads from a regular file or a
-// block device ignore the flag.
-import fs from 'node:fs';
+// the file would otherwise make it wait out the lease-break time (45 s),
+// Non-blocking, the open fails at once with EWOULDBLOCK instead; reads
+// from a regular file or a block device ignore the flag.
+//
+// The reopen happens inside the first probe, and every probe and the
+// close run on libuv's pool: on FUSE or NFS each of them may wait for a
+// server that never answers (src/native/off-thread.ts).
 import { BadFileDescriptor, SystemError } from '../errors';
 import { Errno } from '../native/errno';
+import { closeOffThread } from '../native/fd';
+import { probe, ProbeError, type ProbeOptions, type ProbeResult } from '../native/blkid';
 
-/** Runs `probe` with a fresh O_RDONLY|O_CLOEXEC fd of the file behind `fd`. */
-export function withPrivateProbeFd<T>(fd: number, probe: (privateFd: number) => T): T {
-  let privateFd: number;
-  try {
-    // libuv adds O_CLOEXEC to every open.
-    privateFd = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDONLY | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
-  } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).errno;
-    if (typeof errno === 'number' && Math.abs(errno) === Errno.EAGAIN) {
-      throw new BadFileDescriptor('image', 'another program holds a lease on the file; call again when it has released it');
+/** The probes of one dissection, all through one private fd of the caller's file. */
+export class ImageProbes {
+  private privateFd = -1;
+
+  constructor(private readonly fd: number) {}
+
+  async probe(options: ProbeOptions): Promise<ProbeResult> {
+    const reopen = this.privateFd < 0;
+    try {
+      return await probe({ fd: reopen ? this.fd : this.privateFd, reopen }, options, (fd) => (this.privateFd = fd));
+    } catch (err) {
+      if (err instanceof ProbeError && !err.reopened) throw reopenError(err.errno);
+      throw err;
     }
-    throw new SystemError(typeof errno === 'number' ? errno : Errno.EIO, 'reopen the image for probing', { task: 'read the image' });
   }
+
+  /** Closes the private fd (on the pool: closing a file on FUSE waits for the server). */
+  async close(): Promise<void> {
+    const fd = this.privateFd;
+    this.privateFd = -1;
+    if (fd >= 0) await closeOffThread(fd);
+  }
+}
+
+function reopenError(errno: number): Error {
+  if (errno === Errno.EAGAIN) {
+    return new BadFileDescriptor('image', 'another program holds a lease on the file; call again when it has released it');
+  }
+  return new SystemError(errno, 'reopen the image for probing', { task: 'read the image' });
+}
+
+/** Runs `dissect` with the probes of one dissection of the file behind `fd`, closing them after. */
+export async function withImageProbes<T>(fd: number, dissect: (probes: ImageProbes) => Promise<T>): Promise<T> {
+  const probes = new ImageProbes(fd);
   try {
-    return probe(privateFd);
+    return await dissect(probes);
   } finally {
-    fs.closeSync(privateFd);
+    await probes.close();
   }
 }

@@ -4,7 +4,8 @@
 // libblkid, running as root, only once polkit agreed (dissect(), called
 // from act()); a trusted image, which the administrator vouched for, is
 // dissected at once, so polkit also sees its filesystems and label and an
-// unsupported filesystem is refused before anyone is asked.
+// unsupported filesystem is refused before anyone is asked. Either way the
+// reads run off the event loop within the call's time limit (readImage).
 import { InvalidArgument } from '../errors';
 import { checkAttachTarget } from '../mounts/attach';
 import { directoryPath } from '../polkit/fd-path';
@@ -52,9 +53,14 @@ export interface DissectedContents {
 export interface PlanContext {
   callerUid: number;
   imageDirectories: readonly string[];
+  /** Runs reads of the image off the event loop within the call's time limit (src/native/off-thread.ts). */
+  readImage: ImageReader;
 }
 
-export function planMount(request: MountRequest, context: PlanContext): MountPlan {
+/** Runs `work` (given its own fd of the image, and a signal aborted once the call gave up) off the event loop. */
+export type ImageReader = <T>(work: (imageFd: number, signal: AbortSignal) => Promise<T>) => Promise<T>;
+
+export async function planMount(request: MountRequest, context: PlanContext): Promise<MountPlan> {
   const info = inspectImageFd(request.imageFd);
   const trust: ImageTrust =
     info.kind === 'file'
@@ -68,14 +74,18 @@ export function planMount(request: MountRequest, context: PlanContext): MountPla
     attachTarget = { fd, path: directoryPath(fd) };
   }
   const plan: MountPlan = { trust, info, imagePath: fdPath(request.imageFd), readOnly, attachTarget };
-  if (trust.trusted) dissect(request, plan);
+  if (trust.trusted) await context.readImage((imageFd, signal) => dissect(request, plan, { imageFd, signal }));
   return plan;
 }
 
-/** Reads the image (libblkid); for an untrusted one, only after authorization. */
-export function dissect(request: MountRequest, plan: MountPlan): DissectedContents {
+/**
+ * Reads the image (libblkid) through `through.imageFd`, the work's own fd of
+ * the caller's image; for an untrusted image, only after authorization.
+ */
+export async function dissect(request: MountRequest, plan: MountPlan, through: { imageFd: number; signal?: AbortSignal }): Promise<DissectedContents> {
   if (plan.contents) return plan.contents;
-  const dissected = dissectImage(request.imageFd, { sizeBytes: plan.info.sizeBytes });
+  const dissected = await dissectImage(through.imageFd, { sizeBytes: plan.info.sizeBytes }, through.signal);
+  through.signal?.throwIfAborted();
   const selected = selectPartitions(dissected.partitions, request.partitions);
   for (const partition of selected) mountableFileSystem(partition);
   const attachDesignator = request.attachToFd !== undefined ? attachedDesignator(selected) : undefined;

@@ -1,6 +1,9 @@
 // Mount: the partitions of a disk image as detached mounts, optionally
 // idmapped through one of the caller's namespaces, optionally with the root
-// partition attached at a directory of the caller's.
+// partition attached at a directory of the caller's. Everything that reads
+// the image runs off the event loop, within [daemon] io_timeout_sec and the
+// caller's share of the pool (src/native/off-thread.ts): the image may be
+// on a FUSE or NFS server that never answers.
 import type { MethodDefinition, MethodReply } from '../bus/method';
 import { parseOptions } from '../bus/options';
 import type { Config } from '../config';
@@ -10,6 +13,8 @@ import { mountImage, type MountedPartition } from '../image/mount-image';
 import type { Attachments } from '../mounts/attachments';
 import { needsLockedFlags } from '../mounts/lock';
 import { releaseDetachedMounts } from '../mounts/release';
+import { closeOffThread, dupCloexec } from '../native/fd';
+import type { OffThread } from '../native/off-thread';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
 import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
@@ -27,6 +32,48 @@ export interface MountDependencies {
   config: Config;
   allocator: UserNamespaceAllocator;
   attachments: Attachments;
+  offThread: OffThread;
+}
+
+/** Who did not answer, in the time-limit error. */
+const IMAGE_FILE_SYSTEM = "The image's file system";
+
+/**
+ * Runs `work` off the event loop for `uid`, with its own fd of the image:
+ * the caller's fd is closed when the call ends, which may be before the
+ * work does (the call gave up), and its number would soon name another
+ * file. `abandoned` takes back what work made after the call gave up.
+ */
+function readImageOffThread<T>(
+  deps: MountDependencies,
+  uid: number,
+  imageFd: number,
+  work: (imageFd: number, signal: AbortSignal) => Promise<T>,
+  abandoned?: (result: T) => void,
+): Promise<T> {
+  return deps.offThread.run({
+    uid,
+    what: IMAGE_FILE_SYSTEM,
+    // Starts in the same turn of the event loop as the call still waiting for it, so the caller's fd is open.
+    work: async (signal) => {
+      const own = dupCloexec(imageFd);
+      try {
+        return await work(own, signal);
+      } finally {
+        // Closing a file on FUSE waits for the server (FLUSH).
+        await closeOffThread(own);
+      }
+    },
+    abandoned,
+  });
+}
+
+/** Mounts made for a call that gave up on them: nobody gets them. */
+function releaseAbandoned(deps: MountDependencies, uid: number, mounted: readonly MountedPartition[]): void {
+  for (const { mountFd } of mounted) {
+    // Unmounting the last reference may write to the image: off the event loop too.
+    void deps.offThread.run({ uid, what: IMAGE_FILE_SYSTEM, patient: true, work: () => closeOffThread(mountFd) }).catch(() => {});
+  }
 }
 
 export function mount(deps: MountDependencies): MethodDefinition<Params, MountPlan> {
@@ -63,7 +110,11 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
       if (params.userNamespaceFd !== undefined) {
         checkTargetNamespace(params.userNamespaceFd, { callerUid: caller.uid, allocations: deps.allocator, argument: 'options.UserNamespace' });
       }
-      return planMount(params, { callerUid: caller.uid, imageDirectories: deps.config.images.directories });
+      return planMount(params, {
+        callerUid: caller.uid,
+        imageDirectories: deps.config.images.directories,
+        readImage: (work) => readImageOffThread(deps, caller.uid, params.imageFd, work),
+      });
     },
     chooseAction(params, _ctx, plan) {
       // MountOptions reach a filesystem driver parsing an image: never the
@@ -74,22 +125,32 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
         details: polkitDetails(params, plan),
       };
     },
-    act(params, { caller }, plan) {
+    async act(params, { caller }, plan) {
       // Refused before the image is read or a loop device set up for nothing.
       if (params.attachToFd !== undefined) deps.attachments.ensureRoomFor(caller.uid);
-      // Authorized now: an untrusted image is read for the first time here.
-      const contents = dissect(params, plan);
-      const mounted = mountImage({
-        imageFd: params.imageFd,
-        readOnly: plan.readOnly,
-        partitions: params.partitions,
-        userNamespaceFd: params.userNamespaceFd,
-        forceNosuidNodev: caller.uid !== 0,
-        lockFlags: needsLockedFlags(caller.uid),
-        mountOptions: params.mountOptions,
-        dissected: contents.dissected,
-        showOwnerAs: params.mode === 'owner' ? { uid: caller.uid, gid: caller.gid } : undefined,
-      });
+      const { contents, mounted } = await readImageOffThread(
+        deps,
+        caller.uid,
+        params.imageFd,
+        async (imageFd, signal) => {
+          // Authorized now: an untrusted image is read for the first time here.
+          const contents = await dissect(params, plan, { imageFd, signal });
+          const mounted = await mountImage({
+            imageFd,
+            readOnly: plan.readOnly,
+            partitions: params.partitions,
+            userNamespaceFd: params.userNamespaceFd,
+            forceNosuidNodev: caller.uid !== 0,
+            lockFlags: needsLockedFlags(caller.uid),
+            mountOptions: params.mountOptions,
+            dissected: contents.dissected,
+            showOwnerAs: params.mode === 'owner' ? { uid: caller.uid, gid: caller.gid } : undefined,
+            signal,
+          });
+          return { contents, mounted };
+        },
+        ({ mounted }) => releaseAbandoned(deps, caller.uid, mounted),
+      );
       let undo: (() => void) | undefined;
       try {
         if (plan.attachTarget) {

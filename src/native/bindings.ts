@@ -155,6 +155,27 @@ export const NSM_LOOP_DIRECT_IO = 2;
 export const nsm_loop_attach = bind<
   (backingFd: number, offset: bigint, sizeLimit: bigint, flags: number, index: Out<number>) => number
 >('int nsm_loop_attach(int backing_fd, uint64_t offset, uint64_t sizelimit, uint32_t flags, _Out_ int *out_index)');
+export const nsm_loop_fs_mount = bind<
+  (
+    backingFd: number,
+    offset: bigint,
+    sizeLimit: bigint,
+    loopFlags: number,
+    fstype: string,
+    options: string,
+    attrFlags: number,
+    failedStep: Out<number>,
+    log: Buffer,
+    logSize: number,
+  ) => number
+>(
+  'int nsm_loop_fs_mount(int backing_fd, uint64_t offset, uint64_t sizelimit, uint32_t loop_flags, const char *fstype, const char *options, uint32_t attr_flags, _Out_ int *failed_step, void *log, size_t log_size)',
+);
+
+// probe.c
+export const nsm_blkid_probe = bind<
+  (probe: unknown, fd: number, offset: bigint, size: bigint, reopen: number, privateFd: Out<number>) => number
+>('int nsm_blkid_probe(void *probe, int fd, int64_t offset, int64_t size, int reopen, _Out_ int *private_fd)');
 
 // mount_lock.c
 export const nsm_lock_staging_new = bind<(lockFd: Out<number>, failedStep: Out<number>) => number>(

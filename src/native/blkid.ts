@@ -2,7 +2,8 @@
 // used here are declared by hand. Everything that reads on-disk structures
 // (superblocks, GPT) stays in libblkid; this module only copies its answers
 // into plain objects and always frees the probe.
-import { koffi, libblkid } from './bindings';
+import { libblkid, koffi, nsm_blkid_probe } from './bindings';
+import { asyncCall } from './off-thread';
 import { SystemError } from '../errors';
 import { Errno } from './errno';
 
@@ -133,21 +134,36 @@ function toBigInt(value: number | bigint): bigint {
   return typeof value === 'bigint' ? value : BigInt(value);
 }
 
-function lastErrno(): number {
-  const errno = koffi.errno();
-  return errno > 0 ? errno : Errno.EIO;
+/** What a probe reads: `fd` itself, or (reopen) a private fd of the same file opened by the probe. */
+export interface ProbeSource {
+  fd: number;
+  reopen: boolean;
 }
 
-/** Probes `fd` (a regular file or block device, used as it is) once. */
-export function probe(fd: number, options: ProbeOptions): ProbeResult {
+/** A probe that failed: `reopened` says whether the private fd was opened (then it is in `privateFd`). */
+export class ProbeError extends SystemError {
+  constructor(
+    errno: number,
+    readonly reopened: boolean,
+  ) {
+    super(errno, reopened ? 'blkid_do_safeprobe' : 'reopen the image for probing', { task: 'read the image' });
+  }
+}
+
+/**
+ * Probes once. The part that touches the file (reopening it, stating it,
+ * reading it) runs on libuv's pool in one native call (native/probe.c):
+ * the file may be a caller's on a FUSE or NFS server that never answers
+ * (off-thread.ts). With `source.reopen`, `onPrivateFd` receives the
+ * private fd as soon as it exists, failure or not: it is the caller's to
+ * close.
+ */
+export async function probe(source: ProbeSource, options: ProbeOptions, onPrivateFd?: (fd: number) => void): Promise<ProbeResult> {
   const b = blkid();
   const pr = b.newProbe();
   if (!pr) throw new SystemError(Errno.ENOMEM, 'blkid_new_probe');
   try {
-    koffi.errno(0);
-    if (b.setDevice(pr, fd, options.offset ?? 0n, options.size ?? 0n) !== 0) {
-      throw new SystemError(lastErrno(), 'blkid_probe_set_device');
-    }
+    // libblkid keeps what is enabled across blkid_probe_set_device.
     b.enableSuperblocks(pr, options.superblocks ? 1 : 0);
     if (options.superblocks) {
       b.setSuperblocksFlags(
@@ -158,9 +174,10 @@ export function probe(fd: number, options: ProbeOptions): ProbeResult {
     b.enablePartitions(pr, options.partitions ? 1 : 0);
     if (options.partitions) b.setPartitionsFlags(pr, BLKID_PARTS_ENTRY_DETAILS);
 
-    koffi.errno(0);
-    const rc: number = b.doSafeprobe(pr);
-    if (rc === -1) throw new SystemError(lastErrno(), 'blkid_do_safeprobe');
+    const privateFd: [number] = [-1];
+    const rc = await asyncCall<number>(nsm_blkid_probe, pr, source.fd, options.offset ?? 0n, options.size ?? 0n, source.reopen ? 1 : 0, privateFd);
+    if (privateFd[0] >= 0) onPrivateFd?.(privateFd[0]);
+    if (rc < 0) throw new ProbeError(-rc, !source.reopen || privateFd[0] >= 0);
     const result: ProbeResult = {
       status: rc === 0 ? 'found' : rc === 1 ? 'nothing' : 'ambivalent',
       values: {},

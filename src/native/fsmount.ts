@@ -1,4 +1,5 @@
-import { nsm_fs_mount, nsm_fs_mount_step_name } from './bindings';
+import { NSM_LOOP_READ_ONLY, nsm_fs_mount, nsm_fs_mount_step_name, nsm_loop_fs_mount } from './bindings';
+import { asyncCall } from './off-thread';
 import { SystemError } from '../errors';
 import {
   MOUNT_ATTR_NOATIME,
@@ -12,8 +13,9 @@ import {
 
 
 /** Which fsopen/fsconfig/fsmount step failed; callers map errnos per step. */
-export type FsMountStep = 'open' | 'source' | 'option' | 'create' | 'mount';
+export type FsMountStep = 'loop' | 'open' | 'source' | 'option' | 'create' | 'mount';
 const OPERATIONS: Record<FsMountStep, string> = {
+  loop: 'LOOP_CONFIGURE',
   open: 'fsopen',
   source: 'fsconfig(source)',
   option: 'fsconfig(option)',
@@ -53,6 +55,48 @@ const LOG_SIZE = 4096;
 
 /** Returns a detached (fsmount) mount fd, O_CLOEXEC. */
 export function fsMount(request: FsMountOptions): number {
+  const log = Buffer.alloc(LOG_SIZE);
+  const step: [number] = [0];
+  const ret = nsm_fs_mount(request.fstype, request.source ?? null, optionsText(request), attributeFlags(request), step, log, LOG_SIZE);
+  return mountFdOrThrow(ret, step[0], log, request.fstype);
+}
+
+export interface LoopWindow {
+  /** Start of the window in the backing file, bytes. */
+  offset: bigint;
+  /** Length of the window; 0n means up to the end of the file. */
+  sizeLimit: bigint;
+}
+
+/**
+ * Attaches `backingFd` (used as it is, never reopened by path) to a free
+ * autoclear loop device and mounts `request.fstype` from it, on libuv's
+ * pool in one trip: both read the backing file, which may be a caller's
+ * on a FUSE or NFS server that never answers (off-thread.ts). Returns the
+ * detached mount fd; the device lives exactly as long as the mount. A
+ * failed attach is an FsMountError of step 'loop'.
+ */
+export async function loopFsMount(backingFd: number, window: LoopWindow, request: Omit<FsMountOptions, 'source'>): Promise<number> {
+  const log = Buffer.alloc(LOG_SIZE);
+  const step: [number] = [0];
+  const loopFlags = request.readOnly ? NSM_LOOP_READ_ONLY : 0;
+  const ret = await asyncCall<number>(
+    nsm_loop_fs_mount,
+    backingFd,
+    window.offset,
+    window.sizeLimit,
+    loopFlags,
+    request.fstype,
+    optionsText(request),
+    attributeFlags(request),
+    step,
+    log,
+    LOG_SIZE,
+  );
+  return mountFdOrThrow(ret, step[0], log, request.fstype);
+}
+
+function optionsText(request: Pick<FsMountOptions, 'options'>): string {
   for (const option of request.options ?? []) {
     // The C side splits on '\n'; these would be caught by the option parser
     // already, this guards against a caller that skipped it.
@@ -60,29 +104,26 @@ export function fsMount(request: FsMountOptions): number {
       throw new Error(`fsMount: malformed option ${JSON.stringify(option)}`);
     }
   }
-  const attrs =
+  return (request.options ?? []).join('\n');
+}
+
+function attributeFlags(request: Omit<FsMountOptions, 'fstype' | 'source' | 'options'>): number {
+  return (
     (request.readOnly ? MOUNT_ATTR_RDONLY : 0) |
     (request.nosuid ? MOUNT_ATTR_NOSUID : 0) |
     (request.nodev ? MOUNT_ATTR_NODEV : 0) |
     (request.noexec ? MOUNT_ATTR_NOEXEC : 0) |
     (request.atime === 'noatime' ? MOUNT_ATTR_NOATIME : 0) |
     (request.atime === 'strictatime' ? MOUNT_ATTR_STRICTATIME : 0) |
-    (request.nodiratime ? MOUNT_ATTR_NODIRATIME : 0);
-  const step: [number] = [0];
-  const log = Buffer.alloc(LOG_SIZE);
-  const ret = nsm_fs_mount(
-    request.fstype,
-    request.source ?? null,
-    (request.options ?? []).join('\n'),
-    attrs,
-    step,
-    log,
-    LOG_SIZE,
+    (request.nodiratime ? MOUNT_ATTR_NODIRATIME : 0)
   );
+}
+
+function mountFdOrThrow(ret: number, step: number, log: Buffer, fstype: string): number {
   if (ret >= 0) return ret;
   const text = log.subarray(0, Math.max(0, log.indexOf(0))).toString('utf8');
   const lines = text.split('\n').filter((line) => line.length > 0);
-  throw new FsMountError(-ret, fsMountStep(step[0]) ?? 'open', request.fstype, lines);
+  throw new FsMountError(-ret, fsMountStep(step) ?? 'open', fstype, lines);
 }
 
 /** The step numbered `step` in enum nsm_fs_mount_step (native/nsmount.h), if this module knows its name. */

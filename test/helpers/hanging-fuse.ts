@@ -47,8 +47,11 @@ export interface HangingFuse {
   connection: number;
   /** Requests the server holds back or held back since start: "held OP PATH" lines. */
   held(): string[];
-  /** Resolves once the server holds back a request (of `op`, if given), or rejects after `timeoutMs`. */
-  waitForHeld(options?: { op?: string; timeoutMs?: number }): Promise<string>;
+  /**
+   * Resolves with the first held request (of `op`, if given) after the
+   * first `since` ones, once the server holds it; rejects after `timeoutMs`.
+   */
+  waitForHeld(options?: { op?: string; since?: number; timeoutMs?: number }): Promise<string>;
   hang(options?: { closes?: boolean }): Promise<void>;
   release(): Promise<void>;
   /** Fails every request in flight and every later one (ENOTCONN): a server gone for good. */
@@ -167,8 +170,15 @@ export async function startHangingFuse(options: HangingFuseOptions): Promise<Han
     directory: path.join(mountpoint, 'dir'),
     connection,
     held: () => lines.filter((line) => line.startsWith('held ')),
-    waitForHeld: ({ op, timeoutMs = 30000 } = {}) =>
-      waitForLine((l) => l.startsWith(op ? `held ${op} ` : 'held '), 0, timeoutMs, `held ${op ?? 'request'}`),
+    async waitForHeld({ op, since = 0, timeoutMs = 30000 } = {}) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.filter((l) => l.startsWith('held ')).slice(since).find((l) => !op || l.startsWith(`held ${op} `));
+        if (found !== undefined) return found;
+        if (Date.now() > deadline) throw new Error(`FUSE server: no held ${op ?? 'request'} within ${timeoutMs} ms: ${stderr}`);
+        await sleep(25);
+      }
+    },
     hang: ({ closes = false } = {}) => command(closes ? 'hang-all' : 'hang'),
     release: () => command('release'),
     abort,

@@ -61,7 +61,7 @@ const refusesFd = test.macro({
   async exec(t: ExecutionContext, c: BadFdCase) {
     const { fd, cleanup } = c.open();
     try {
-      const error = t.throws(() => mountImage({ imageFd: fd, readOnly: true, forceNosuidNodev: true }), {
+      const error = await t.throwsAsync(() => mountImage({ imageFd: fd, readOnly: true, forceNosuidNodev: true }), {
         instanceOf: BadFileDescriptor,
         message: c.message,
       });

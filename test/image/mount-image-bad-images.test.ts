@@ -154,7 +154,7 @@ const BAD_IMAGES: Record<string, BadImageCase> = {
 const refusesImage = test.macro({
   async exec(t: ExecutionContext, c: BadImageCase) {
     const image = c.build();
-    t.throws(() => mountFile(image, c.partitions ? { partitions: c.partitions } : {}), {
+    await t.throwsAsync(() => mountFile(image, c.partitions ? { partitions: c.partitions } : {}), {
       instanceOf: c.error,
       message: c.message,
     });
@@ -171,11 +171,11 @@ rootTest('a failure on the second partition releases the first', async (t) => {
     // ext4 superblock present, body missing: blkid sees ext4, mounting fails
     { type: TYPE_HOME, sizeMiB: 8 },
   ]);
-  withImage(image, 'r+', (fd) => {
+  await withImage(image, 'r+', async (fd) => {
     const superblock = Buffer.alloc(4096);
-    withImage(homeFs, 'r', (home) => fs.readSync(home, superblock, 0, 4096, 0));
+    await withImage(homeFs, 'r', (home) => fs.readSync(home, superblock, 0, 4096, 0));
     fs.writeSync(fd, superblock, 0, 4096, 9 * MiB);
   });
-  t.throws(() => mountFile(image), { instanceOf: BadImage, message: /partition 2 \(home\)/ });
+  await t.throwsAsync(() => mountFile(image), { instanceOf: BadImage, message: /partition 2 \(home\)/ });
   t.deepEqual(await waitForNoLoopDevicesUnder(dir), []);
 });

@@ -6,10 +6,10 @@ import { mountImage } from '../../src/image/mount-image';
 
 const [image, file] = process.argv.slice(2);
 const fd = fs.openSync(image, 'r');
-try {
-  const mounted = mountImage({ imageFd: fd, readOnly: true, forceNosuidNodev: true });
-  process.stdout.write(fs.readFileSync(`/proc/self/fd/${mounted[0].mountFd}/${file}`, 'utf8'));
-} catch (error) {
-  process.stdout.write(`error: ${(error as Error).message}`);
-  process.exitCode = 1;
-}
+mountImage({ imageFd: fd, readOnly: true, forceNosuidNodev: true }).then(
+  (mounted) => process.stdout.write(fs.readFileSync(`/proc/self/fd/${mounted[0].mountFd}/${file}`, 'utf8')),
+  (error: unknown) => {
+    process.stdout.write(`error: ${(error as Error).message}`);
+    process.exitCode = 1;
+  },
+);

@@ -35,16 +35,16 @@ export function useImageFiles(): void {
   });
 }
 
-export function withImage<T>(image: string, flags: string | number, run: (fd: number) => T): T {
+export async function withImage<T>(image: string, flags: string | number, run: (fd: number) => T | Promise<T>): Promise<T> {
   const fd = fs.openSync(image, flags);
   try {
-    return run(fd);
+    return await run(fd);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-export function mountFile(image: string, options: Partial<MountImageOptions> = {}, flags: string | number = 'r+'): MountedPartition[] {
+export function mountFile(image: string, options: Partial<MountImageOptions> = {}, flags: string | number = 'r+'): Promise<MountedPartition[]> {
   return withImage(image, flags, (imageFd) => mountImage({ imageFd, readOnly: false, forceNosuidNodev: true, ...options }));
 }
 

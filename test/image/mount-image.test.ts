@@ -13,7 +13,7 @@ useImageFiles();
 
 rootTest('bare ext4 mounts read-write and frees its loop device with the mount', async (t) => {
   const image = makeExt4(dir, 'rw.ext4', { files: { 'hello.txt': 'hello\n' } });
-  const [mount, ...rest] = mountFile(image);
+  const [mount, ...rest] = await mountFile(image);
   t.deepEqual(rest, []);
   t.like(mount, { designator: 'root', fstype: 'ext4', offset: 0n, size: 16n * BigInt(MiB), readOnly: false });
   t.is(readThrough(mount, 'hello.txt'), 'hello\n');
@@ -23,7 +23,7 @@ rootTest('bare ext4 mounts read-write and frees its loop device with the mount',
 });
 
 rootTest('ReadOnly mounts ext4 read-only', async (t) => {
-  const mounts = mountFile(rootFs, { readOnly: true });
+  const mounts = await mountFile(rootFs, { readOnly: true });
   t.true(mounts[0].readOnly);
   t.is(readThrough(mounts[0], 'etc/os-release'), 'ID=test\n');
   t.true(isReadOnlyMount(mounts[0]));
@@ -32,7 +32,7 @@ rootTest('ReadOnly mounts ext4 read-only', async (t) => {
 });
 
 rootTest('an O_RDONLY image fd forces a read-only mount', async (t) => {
-  const mounts = mountFile(rootFs, { readOnly: false }, 'r');
+  const mounts = await mountFile(rootFs, { readOnly: false }, 'r');
   t.true(mounts[0].readOnly);
   t.true(isReadOnlyMount(mounts[0]));
   closeAll(mounts);
@@ -41,7 +41,7 @@ rootTest('an O_RDONLY image fd forces a read-only mount', async (t) => {
 
 const mountsFilesystem = test.macro({
   async exec(t: ExecutionContext, build: () => string, fstype: string, expectReadOnly: boolean, file?: string) {
-    const mounts = mountFile(build());
+    const mounts = await mountFile(build());
     t.like(mounts[0], { designator: 'root', fstype, readOnly: expectReadOnly });
     if (file) t.is(readThrough(mounts[0], file), 'content\n');
     t.is(isReadOnlyMount(mounts[0]), expectReadOnly);
@@ -63,7 +63,7 @@ rootTest('GPT root and home mount with their designators and ranges', async (t) 
     { type: TYPE_SWAP, sizeMiB: 1 },
     { type: TYPE_HOME, sizeMiB: 8, content: homeFs, attributeBits: [60] },
   ]);
-  const mounts = mountFile(image);
+  const mounts = await mountFile(image);
   t.deepEqual(
     mounts.map((m) => [m.designator, m.offset, m.size, m.label, m.readOnly]),
     [
@@ -76,7 +76,7 @@ rootTest('GPT root and home mount with their designators and ranges', async (t) 
   t.is(readThrough(mounts[1], 'alice/notes'), 'hi\n');
   closeAll(mounts);
 
-  const onlyHome = mountFile(image, { partitions: ['home'], readOnly: true });
+  const onlyHome = await mountFile(image, { partitions: ['home'], readOnly: true });
   t.deepEqual(onlyHome.map((m) => m.designator), ['home']);
   closeAll(onlyHome);
   t.deepEqual(await waitForNoLoopDevicesUnder(dir), []);
@@ -91,7 +91,7 @@ rootTest('an idmapped mount shows on-disk uid 0 as the namespace base', async (t
     gidMap: [{ inside: 0, outside: BASE, count: 65536 }],
   });
   try {
-    const mounts = mountFile(rootFs, { userNamespaceFd: userns, readOnly: true });
+    const mounts = await mountFile(rootFs, { userNamespaceFd: userns, readOnly: true });
     const stat = fs.statSync(path.join(`/proc/self/fd/${mounts[0].mountFd}`, 'etc/os-release'));
     t.is(stat.uid, BASE);
     t.is(stat.gid, BASE);
@@ -103,17 +103,17 @@ rootTest('an idmapped mount shows on-disk uid 0 as the namespace base', async (t
 });
 
 rootTest('mount options reach the filesystem and bad ones fail before any device', async (t) => {
-  const mounts = mountFile(rootFs, { readOnly: true, mountOptions: 'noatime,noexec' });
+  const mounts = await mountFile(rootFs, { readOnly: true, mountOptions: 'noatime,noexec' });
   closeAll(mounts);
-  t.throws(() => mountFile(rootFs, { mountOptions: 'errors=panic' }), { instanceOf: InvalidArgument });
-  t.throws(() => mountFile(rootFs, { mountOptions: 'commit=5,x\nerrors=panic' }), { instanceOf: InvalidArgument });
+  await t.throwsAsync(() => mountFile(rootFs, { mountOptions: 'errors=panic' }), { instanceOf: InvalidArgument });
+  await t.throwsAsync(() => mountFile(rootFs, { mountOptions: 'commit=5,x\nerrors=panic' }), { instanceOf: InvalidArgument });
   t.deepEqual(await waitForNoLoopDevicesUnder(dir), []);
 });
 
 rootTest('unknown or absent designators are refused', async (t) => {
-  const unknown = t.throws(() => mountFile(rootFs, { partitions: ['boot'] }), { instanceOf: InvalidArgument });
+  const unknown = await t.throwsAsync(() => mountFile(rootFs, { partitions: ['boot'] }), { instanceOf: InvalidArgument });
   t.is(unknown?.argument, 'options.Partitions');
-  t.throws(() => mountFile(rootFs, { partitions: ['home'] }), { instanceOf: NoMountablePartition });
+  await t.throwsAsync(() => mountFile(rootFs, { partitions: ['home'] }), { instanceOf: NoMountablePartition });
   t.deepEqual(await waitForNoLoopDevicesUnder(dir), []);
 });
 
