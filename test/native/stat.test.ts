@@ -1,6 +1,8 @@
 // statFdCached answers what fstat answers (for local files the cache is
 // the truth), for every kind of fd a caller may pass, O_PATH included.
 import test from 'ava';
+import { execFileSync, spawn } from 'node:child_process';
+import { rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,4 +60,34 @@ test('openPathNoSymlinks with cachedOnly finds a path whose dentries are cached,
   }
   fs.symlinkSync(dir, path.join(dir, 'link'));
   t.throws(() => openPathNoSymlinks(path.join(dir, 'link', 'file'), { cachedOnly: true }), { instanceOf: SystemError });
+});
+
+rootTest('a cached walk is not refused because mounts change elsewhere meanwhile', async (t) => {
+  // Trusted images were seen refused under load: the lockless walk gives
+  // up when the mount table changes under it.
+  const target = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-churn-'));
+  const churn = spawn('sh', ['-c', `while :; do mount -t tmpfs none ${target} && umount ${target}; done`], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let refused = 0;
+    for (let i = 0; i < 100000; i++) {
+      try {
+        closeQuietly(openPathNoSymlinks(dir, { cachedOnly: true }));
+      } catch {
+        refused++;
+      }
+    }
+    t.is(refused, 0);
+  } finally {
+    churn.kill('SIGKILL');
+    await new Promise((resolve) => churn.once('exit', resolve));
+    while (fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${target} `)) {
+      try {
+        execFileSync('umount', [target]);
+      } catch {
+        break;
+      }
+    }
+    fs.rmSync(target, { recursive: true, force: true });
+  }
 });
