@@ -54,7 +54,8 @@ function readImageOffThread<T>(
   return deps.offThread.run({
     uid,
     what: IMAGE_FILE_SYSTEM,
-    // Starts in the same turn of the event loop as the call still waiting for it, so the caller's fd is open.
+    // Runs while the call still waits for it (a job given up before it
+    // started never starts), so the caller's fd is still open here.
     work: async (signal) => {
       const own = dupCloexec(imageFd);
       try {
