@@ -26,8 +26,14 @@ const { stack, fuse, base } = useHangingFuse({
 
 const MOUNT: FdCall = { member: 'Mount', signature: 'ha{sv}', body: [{ $fd: 3 }, { ReadOnly: v('b', true) }] };
 
+/** Mount points under the test's directory in the daemon's namespace (other test files mount elsewhere meanwhile). */
 function daemonMounts(): string[] {
-  return fs.readFileSync(`/proc/${stack.daemon.pid}/mountinfo`, 'utf8').trim().split('\n');
+  return fs
+    .readFileSync(`/proc/${stack.daemon.pid}/mountinfo`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((point) => point.startsWith(`${base()}/`));
 }
 
 async function until(probe: () => boolean, timeoutMs: number): Promise<boolean> {
