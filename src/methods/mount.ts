@@ -13,8 +13,7 @@ import { mountImage, type MountedPartition } from '../image/mount-image';
 import type { Attachments } from '../mounts/attachments';
 import { needsLockedFlags } from '../mounts/lock';
 import { releaseDetachedMounts } from '../mounts/release';
-import { closeOffThread, dupCloexec } from '../native/fd';
-import type { OffThread } from '../native/off-thread';
+import { readImageOffThread, releaseAbandonedMounts, type OffThread } from '../image/off-thread-image';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
 import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
@@ -33,48 +32,6 @@ export interface MountDependencies {
   allocator: UserNamespaceAllocator;
   attachments: Attachments;
   offThread: OffThread;
-}
-
-/** Who did not answer, in the time-limit error. */
-const IMAGE_FILE_SYSTEM = "The image's file system";
-
-/**
- * Runs `work` off the event loop for `uid`, with its own fd of the image:
- * the caller's fd is closed when the call ends, which may be before the
- * work does (the call gave up), and its number would soon name another
- * file. `abandoned` takes back what work made after the call gave up.
- */
-function readImageOffThread<T>(
-  deps: MountDependencies,
-  uid: number,
-  imageFd: number,
-  work: (imageFd: number, signal: AbortSignal) => Promise<T>,
-  abandoned?: (result: T) => void,
-): Promise<T> {
-  return deps.offThread.run({
-    uid,
-    what: IMAGE_FILE_SYSTEM,
-    // Runs while the call still waits for it (a job given up before it
-    // started never starts), so the caller's fd is still open here.
-    work: async (signal) => {
-      const own = dupCloexec(imageFd);
-      try {
-        return await work(own, signal);
-      } finally {
-        // Closing a file on FUSE waits for the server (FLUSH).
-        await closeOffThread(own);
-      }
-    },
-    abandoned,
-  });
-}
-
-/** Mounts made for a call that gave up on them: nobody gets them. */
-function releaseAbandoned(deps: MountDependencies, uid: number, mounted: readonly MountedPartition[]): void {
-  for (const { mountFd } of mounted) {
-    // Unmounting the last reference may write to the image: off the event loop too.
-    void deps.offThread.run({ uid, what: IMAGE_FILE_SYSTEM, patient: true, work: () => closeOffThread(mountFd) }).catch(() => {});
-  }
 }
 
 export function mount(deps: MountDependencies): MethodDefinition<Params, MountPlan> {
@@ -114,7 +71,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
       return planMount(params, {
         callerUid: caller.uid,
         imageDirectories: deps.config.images.directories,
-        readImage: (work) => readImageOffThread(deps, caller.uid, params.imageFd, work),
+        readImage: (work) => readImageOffThread({ offThread: deps.offThread, uid: caller.uid, imageFd: params.imageFd, work }),
       });
     },
     chooseAction(params, _ctx, plan) {
@@ -129,11 +86,11 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
     async act(params, { caller }, plan) {
       // Refused before the image is read or a loop device set up for nothing.
       if (params.attachToFd !== undefined) deps.attachments.ensureRoomFor(caller.uid);
-      const { contents, mounted } = await readImageOffThread(
-        deps,
-        caller.uid,
-        params.imageFd,
-        async (imageFd, signal) => {
+      const { contents, mounted } = await readImageOffThread({
+        offThread: deps.offThread,
+        uid: caller.uid,
+        imageFd: params.imageFd,
+        work: async (imageFd, signal) => {
           // Authorized now: an untrusted image is read for the first time here.
           const contents = await dissect(params, plan, { imageFd, signal });
           const mounted = await mountImage({
@@ -150,8 +107,8 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
           });
           return { contents, mounted };
         },
-        ({ mounted }) => releaseAbandoned(deps, caller.uid, mounted),
-      );
+        abandoned: ({ mounted }) => releaseAbandonedMounts(deps.offThread, caller.uid, mounted),
+      });
       let undo: (() => void) | undefined;
       try {
         if (plan.attachTarget) {
