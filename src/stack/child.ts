@@ -162,32 +162,48 @@ export function spawnManaged(file: string, args: string[], opts: ManagedChildOpt
   };
 }
 
-/** Live (non-zombie) members of process group pgid. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
+/** Whether any process, zombies included, is still in process group pgid. */
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Live (non-zombie) members of process group pgid. Reading another
+ * process's /proc/PID/stat can block (a process stuck on a FUSE server),
+ * so each read runs on libuv's pool and one that does not answer within
+ * STAT_READ_MS is left out rather than stalling Node's only thread.
+ */
+const STAT_READ_MS = 500;
+async function liveGroupMembers(pgid: number): Promise<number[]> {
+  const pids = fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  const isLiveMember = async (entry: string): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), STAT_READ_MS)));
+    const stat = await Promise.race([fs.promises.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined), late]);
+    clearTimeout(timer);
+    if (stat === undefined) return false;
     // Fields after the parenthesised command: state ppid pgrp ...
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] !== 'Z' && Number(fields[2]) === pgid) members.push(Number(entry));
-  }
-  return members;
+    return fields[0] !== 'Z' && Number(fields[2]) === pgid;
+  };
+  const live = await Promise.all(pids.map(isLiveMember));
+  return pids.filter((_, k) => live[k]).map(Number);
 }
 
 /**
  * SIGKILL is asynchronous: wait until the group is really empty, so that
  * a caller checking for leftovers right after stop() sees none. Orphans
- * are reaped by whatever PID 1 is, maybe late, so zombies count as gone.
+ * are reaped by whatever PID 1 is, maybe late, so zombies count as gone:
+ * kill(-pgid, 0) answers the common case without reading /proc at all.
  */
 async function groupGone(pgid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (groupMembers(pgid).length > 0) {
+  while (groupExists(pgid) && (await liveGroupMembers(pgid)).length > 0) {
     if (Date.now() > deadline) throw new Error(`process group ${pgid} still has members after SIGKILL`);
     await new Promise((r) => setTimeout(r, 10));
   }
