@@ -41,11 +41,16 @@ export function parseOptions<S extends OptionSchema>(
     throw new InvalidArgument(argument, 'expected a dictionary a{sv}');
   }
   const known = Object.keys(schema);
+  const hint = known.length ? `known keys: ${known.join(', ')}` : 'this method takes no option keys yet';
+  // dbus-next decodes a dict into a plain object, where a key "__proto__"
+  // becomes the prototype rather than an entry; the entries below would skip it.
+  if (Object.getPrototypeOf(raw) !== Object.prototype) {
+    throw new InvalidArgument(`${argument}.__proto__`, `unknown option key (${hint})`);
+  }
   const result: Record<string, unknown> = {};
   for (const [key, variant] of Object.entries(raw as Record<string, unknown>)) {
     const expected = Object.prototype.hasOwnProperty.call(schema, key) ? schema[key] : undefined;
     if (expected === undefined) {
-      const hint = known.length ? `known keys: ${known.join(', ')}` : 'this method takes no option keys yet';
       throw new InvalidArgument(`${argument}.${key}`, `unknown option key (${hint})`);
     }
     if (!isVariant(variant) || variant.signature !== expected) {

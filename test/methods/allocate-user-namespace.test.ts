@@ -79,6 +79,8 @@ rootTest('name with a space', badArguments, ['a b', 0, {}], 'sua{sv}', 'InvalidA
 rootTest('name of 65 characters', badArguments, ['x'.repeat(65), 0, {}], 'sua{sv}', 'InvalidArgument', /^name: .*64/);
 rootTest('size 65537', badArguments, ['big', 65537, {}], 'sua{sv}', 'InvalidArgument', /^size: /);
 rootTest('unknown option key', badArguments, ['opt', 0, { Frobnicate: v('b', true) }], 'sua{sv}', 'InvalidArgument', /^options\.Frobnicate: unknown/);
+// dbus-next decodes a{sv} into a plain object, where this key would set the prototype instead.
+rootTest('an option key named __proto__', badArguments, ['proto', 0, JSON.parse('{"__proto__": {"$v": ["s", "x"]}}')], 'sua{sv}', 'InvalidArgument', /^options\.__proto__: unknown/);
 rootTest('wrong signature', badArguments, ['sig', 0], 'su', 'org.freedesktop.DBus.Error.InvalidArgs', /sua\{sv\}/);
 
 rootTest.serial('a name is unique per user among live namespaces, but not across users', async (t) => {
