@@ -29,12 +29,20 @@ export function peerCall(msg: dbus.Message, machineId: () => string): MethodRepl
   throw unknownMethod(msg);
 }
 
+/**
+ * A name from a call's body, echoed in an error: quoted, with control
+ * characters escaped, so the text shows where it ends and reads as one line.
+ */
+function quoted(name: unknown): string {
+  return JSON.stringify(String(name));
+}
+
 export function propertiesCall(msg: dbus.Message, properties: PropertySource): MethodReply {
   const body = msg.body ?? [];
   const all = properties.all();
   const wantInterface = (name: unknown) => {
     if (name !== MANAGER_INTERFACE && name !== '') {
-      throw new BusError('org.freedesktop.DBus.Error.UnknownInterface', `no interface ${String(name)} at ${OBJECT_PATH}`);
+      throw new BusError('org.freedesktop.DBus.Error.UnknownInterface', `no interface ${quoted(name)} at ${OBJECT_PATH}`);
     }
   };
   switch (msg.member) {
@@ -42,7 +50,7 @@ export function propertiesCall(msg: dbus.Message, properties: PropertySource): M
       if (msg.signature !== PROPERTY_SIGNATURES.Get) throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Get takes signature 'ss'");
       wantInterface(body[0]);
       const value = all[body[1] as string];
-      if (!value) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
+      if (!value) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${quoted(body[1])}`);
       return { signature: 'v', body: [value] };
     }
     case 'GetAll':
@@ -52,8 +60,8 @@ export function propertiesCall(msg: dbus.Message, properties: PropertySource): M
     case 'Set':
       if (msg.signature !== PROPERTY_SIGNATURES.Set) throw new BusError('org.freedesktop.DBus.Error.InvalidArgs', "Set takes signature 'ssv'");
       wantInterface(body[0]);
-      if (!all[body[1] as string]) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${String(body[1])}`);
-      throw new BusError('org.freedesktop.DBus.Error.PropertyReadOnly', `property ${String(body[1])} is read-only`);
+      if (!all[body[1] as string]) throw new BusError('org.freedesktop.DBus.Error.UnknownProperty', `no property ${quoted(body[1])}`);
+      throw new BusError('org.freedesktop.DBus.Error.PropertyReadOnly', `property ${quoted(body[1])} is read-only`);
     default:
       throw unknownMethod(msg);
   }
