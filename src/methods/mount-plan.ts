@@ -7,13 +7,13 @@
 // unsupported filesystem is refused before anyone is asked. Either way the
 // reads run off the event loop within the call's time limit (readImage).
 import { InvalidArgument } from '../errors';
-import { checkAttachTarget } from '../mounts/attach';
+import { checkAttachTarget, type OffThread } from '../mounts/attach';
 import { directoryPath } from '../polkit/fd-path';
 import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from '../image/dissect';
 import { inspectImageFd, type ImageFdInfo } from '../image/image-fd';
 import { selectPartitions } from '../image/mount-image';
 import { classifyImage, type ImageTrust } from '../image/trust';
-import { asArgument } from './argument-errors';
+import { asArgument, renameArgument } from './argument-errors';
 import { plainText } from '../polkit/plain-text';
 import { fdPath, type FdPath } from '../polkit/fd-path';
 
@@ -55,6 +55,8 @@ export interface PlanContext {
   imageDirectories: readonly string[];
   /** Runs reads of the image off the event loop within the call's time limit (src/native/off-thread.ts). */
   readImage: ImageReader;
+  /** Where looking into an AttachTo target on FUSE or NFS runs, within the same limits. */
+  offThread?: OffThread;
 }
 
 /** Runs `work` (given its own fd of the image, and a signal aborted once the call gave up) off the event loop. */
@@ -70,7 +72,12 @@ export async function planMount(request: MountRequest, context: PlanContext): Pr
   let attachTarget: MountPlan['attachTarget'];
   if (request.attachToFd !== undefined) {
     const fd = request.attachToFd;
-    asArgument(ATTACH_TO_OPTION, () => checkAttachTarget(fd, context.callerUid), ['target']);
+    const checking = asArgument(ATTACH_TO_OPTION, () => checkAttachTarget(fd, context.callerUid, context.offThread), ['target']);
+    if (checking) {
+      await checking.catch((err: unknown) => {
+        throw renameArgument(err, ATTACH_TO_OPTION, ['target']);
+      });
+    }
     attachTarget = { fd, path: directoryPath(fd) };
   }
   const plan: MountPlan = { trust, info, imagePath: fdPath(request.imageFd), readOnly, attachTarget };

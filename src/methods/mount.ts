@@ -72,6 +72,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
         callerUid: caller.uid,
         imageDirectories: deps.config.images.directories,
         readImage: (work) => readImageOffThread({ offThread: deps.offThread, uid: caller.uid, imageFd: params.imageFd, work }),
+        offThread: deps.offThread,
       });
     },
     chooseAction(params, _ctx, plan) {
