@@ -2,63 +2,29 @@
 // server stops answering. Checking that the target is empty (reading it)
 // and not mounted over (looking its name up from its parent) asks the
 // server, and used to wait for it on Node's only thread: every other
-// caller stalled. Now those looks run on libuv's pool: bob's Ping is
-// answered meanwhile, alice's call ends after [daemon] io_timeout_sec with
-// Unavailable, nothing is attached or left open, and once the server
-// answers again the same call works.
+// caller stalled. What must hold now: attach-to-hanging-target.ts.
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { rootSkipReason, rootTest } from '../helpers/root';
 import { v } from '../helpers/call';
 import { alice } from '../helpers/users';
-import { ERR } from './mount-fixture';
-import { callWithFds, delay, pingAsBob, useHangingFuse, type FdCall } from './fuse-fixture';
+import { useHangingFuse } from './fuse-fixture';
+import { attachToHangingTarget } from './attach-to-hanging-target';
 
-const { stack, fuse, base } = useHangingFuse({ config: '[daemon]\nio_timeout_sec = 2\n' });
+const fixture = useHangingFuse({ config: '[daemon]\nio_timeout_sec = 2\n' });
 
 let source: string;
 test.before(() => {
   if (rootSkipReason) return;
-  source = path.join(base(), 'source');
+  source = path.join(fixture.base(), 'source');
   fs.mkdirSync(source, { mode: 0o755 });
   fs.chownSync(source, alice.uid, alice.gid);
 });
 
-const ATTACH: FdCall = { member: 'IdmapDirectory', signature: 'ha{sv}', body: [{ $fd: 3 }, { Mode: v('s', 'identity'), AttachTo: v('h', { $fd: 4 }) }] };
-
-function daemonMountsAt(target: string): string[] {
-  return fs
-    .readFileSync(`/proc/${stack.daemon.pid}/mountinfo`, 'utf8')
-    .split('\n')
-    .filter((line) => line.split(' ')[4] === target);
-}
-
 rootTest.serial('AttachTo a directory on a hanging FUSE file system stalls nothing, times out with Unavailable and leaves nothing', async (t) => {
-  const target = path.join(fuse().directory, 'sub');
-  const fds = [fs.openSync(source, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY), fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)];
-  const fdsBefore = stack.daemon.fdCount();
-  let released = false;
-  try {
-    await fuse().hang();
-    const answer = callWithFds(alice, stack.address, ATTACH, fds, 30000);
-    await fuse().waitForHeld({ timeoutMs: 20000 });
-    const ping = await pingAsBob(stack.address);
-    t.true(ping.ok, `bob's Ping while alice's AttachTo waits for the server: ${JSON.stringify(ping)}`);
-    const result = await answer;
-    t.like(result, { ok: false, name: `${ERR}Unavailable` });
-    if (!result.ok) t.regex(result.message, /^options\.AttachTo: .*did not answer within 2 s/);
-    await fuse().release();
-    released = true;
-    for (let i = 0; i < 100 && stack.daemon.fdCount() > fdsBefore; i++) await delay(50);
-    t.is(stack.daemon.fdCount(), fdsBefore, "the daemon's fds");
-    t.deepEqual(daemonMountsAt(target), [], 'mounts at the target');
-    // The server answers again: the same call attaches, so the time limit was all that failed it.
-    const again = await callWithFds(alice, stack.address, ATTACH, fds, 30000);
-    t.like(again, { ok: true });
-    t.is(daemonMountsAt(target).length, 1, 'mounts at the target');
-  } finally {
-    if (!released) await fuse().release();
-    for (const fd of fds) fs.closeSync(fd);
-  }
+  await attachToHangingTarget(t, fixture, {
+    call: { member: 'IdmapDirectory', signature: 'ha{sv}', body: [{ $fd: 3 }, { Mode: v('s', 'identity'), AttachTo: v('h', { $fd: 4 }) }] },
+    openSource: () => fs.openSync(source, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY),
+  });
 });
