@@ -86,7 +86,11 @@ export function daemonHandle(opts: DaemonOptions): DaemonHandle {
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (!child) return null;
-      const code = await child.stop({ signal, graceMs: 10000 });
+      // A daemon stopped in a burst first answers every call in flight, which
+      // may wait for polkit (128 at once, at tens of ms each on a loaded
+      // machine); systemd gives it 90 s (TimeoutStopSec). Only a daemon that
+      // never exits waits this out.
+      const code = await child.stop({ signal, graceMs: 60000 });
       await waitNameGone();
       return code;
     },
