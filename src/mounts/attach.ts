@@ -15,9 +15,9 @@ import {
   O_DIRECTORY,
   O_PATH,
   openAt,
-  openAtOffThread,
-  openParent,
+  dirfdSteps as step,
 } from '../native/dirfd';
+import { runSteps, runStepsOffThread, type Steps } from '../native/syscall-steps';
 import { mayWaitForServer } from '../native/file-system-server';
 import type { OffThread } from '../native/off-thread';
 
@@ -55,12 +55,13 @@ export function checkAttachTarget(fd: number, callerUid: number, offThread?: Off
       uid: callerUid,
       what: "The target directory's file system",
       work: async (signal) => {
-        if (await isOvermountedOffThread(fd)) throw alreadyMounted();
+        // O_PATH fds: closing them never waits.
+        if (await runStepsOffThread(overmountedSteps(fd), signal)) throw alreadyMounted();
         if (!signal.aborted && !(await isDirectoryEmptyOffThread(fd))) throw notEmpty();
       },
     });
   }
-  if (isOvermounted(fd)) throw alreadyMounted();
+  if (runSteps(overmountedSteps(fd))) throw alreadyMounted();
   if (!isDirectoryEmpty(fd)) throw notEmpty();
 }
 
@@ -96,31 +97,15 @@ function inOwnMountNamespace(fd: number): boolean {
  * other mount. Looking the name up again from the parent crosses into
  * whatever is mounted there now.
  */
-function isOvermounted(fd: number): boolean {
+function* overmountedSteps(fd: number): Steps<boolean> {
   const name = path.basename(directoryPath(fd));
-  const parent = openParent(fd);
+  const parent: number = yield step.openAt(fd, '..', O_PATH | O_DIRECTORY);
   let again: number | undefined;
   try {
-    again = openAt(parent, name, O_PATH | O_DIRECTORY);
+    again = yield step.openAt(parent, name, O_PATH | O_DIRECTORY);
     return mountIdOf(again) !== mountIdOf(fd);
   } catch {
     // Renamed or removed meanwhile: nothing found mounted on it.
-    return false;
-  } finally {
-    closeQuietly(again);
-    closeQuietly(parent);
-  }
-}
-
-/** isOvermounted with both lookups on libuv's pool; closing O_PATH fds never waits. */
-async function isOvermountedOffThread(fd: number): Promise<boolean> {
-  const name = path.basename(directoryPath(fd));
-  const parent = await openAtOffThread(fd, '..', O_PATH | O_DIRECTORY);
-  let again: number | undefined;
-  try {
-    again = await openAtOffThread(parent, name, O_PATH | O_DIRECTORY);
-    return mountIdOf(again) !== mountIdOf(fd);
-  } catch {
     return false;
   } finally {
     closeQuietly(again);

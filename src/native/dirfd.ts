@@ -56,11 +56,6 @@ export function isDirectoryEmpty(fd: number): boolean {
   return check(nsm_dir_is_empty(fd), 'getdents64') === 1;
 }
 
-/** openAt on libuv's pool: the lookup may wait for a FUSE or NFS server (run it as an OffThread job). */
-export async function openAtOffThread(dirfd: number, name: string, flags: number, mode = 0): Promise<number> {
-  return check(await asyncCall<number>(nsm_openat, dirfd, name, flags, mode), 'openat');
-}
-
 /** isDirectoryEmpty on libuv's pool: reading the directory may wait for a FUSE or NFS server. */
 export async function isDirectoryEmptyOffThread(fd: number): Promise<boolean> {
   return check(await asyncCall<number>(nsm_dir_is_empty, fd), 'getdents64') === 1;
