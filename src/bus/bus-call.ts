@@ -1,5 +1,6 @@
 import dbus from 'dbus-next';
 import type { MessageBus } from './connection';
+import { FairGate } from './fair-gate';
 
 export interface BusCall {
   destination: string;
@@ -19,7 +20,31 @@ export class BusCallError extends Error {
   }
 }
 
-export async function callBus(bus: MessageBus, call: BusCall): Promise<unknown[]> {
+/**
+ * dbus-daemon answers a connection's method call with LimitsExceeded once
+ * the connection already waits for max_replies_per_connection replies (128
+ * on the system bus). Past that, polkit could not be asked and a caller
+ * would be refused only because other users kept the daemon busy; so the
+ * daemon's own calls stay below it and wait their turn, per queue.
+ */
+export const BUS_CALLS_IN_FLIGHT = 100;
+const gates = new WeakMap<MessageBus, FairGate>();
+
+export interface BusCallOptions {
+  /** Whose turn this call waits for, e.g. the caller's uid; calls of other queues are not held up behind it. */
+  queue?: string;
+}
+
+export async function callBus(bus: MessageBus, call: BusCall, opts: BusCallOptions = {}): Promise<unknown[]> {
+  let gate = gates.get(bus);
+  if (!gate) {
+    gate = new FairGate(BUS_CALLS_IN_FLIGHT);
+    gates.set(bus, gate);
+  }
+  return gate.run(opts.queue ?? 'nsmountd', () => callBusNow(bus, call));
+}
+
+async function callBusNow(bus: MessageBus, call: BusCall): Promise<unknown[]> {
   const message = new dbus.Message({
     destination: call.destination,
     path: call.path,

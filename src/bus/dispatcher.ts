@@ -228,6 +228,7 @@ export class Dispatcher {
       } else {
         const result = await this.opts.authority.check({
           sender: caller.sender,
+          uid: caller.uid,
           action: choice.action,
           details: choice.details,
           interactive: ctx.interactive,

@@ -19,6 +19,8 @@ export type AuthorizationResult =
 
 export interface AuthorizationRequest {
   sender: string;
+  /** The caller's uid from the bus: checks wait for polkit in turns per user (bus-call.ts). */
+  uid: number;
   action: string;
   details: Record<string, string>;
   interactive: boolean;
@@ -49,7 +51,7 @@ export class PolkitAuthority implements Authority {
         member: 'CheckAuthorization',
         signature: '(sa{sv})sa{ss}us',
         body: [subject, request.action, shownDetails(request.details), request.interactive ? ALLOW_USER_INTERACTION : 0, ''],
-      });
+      }, { queue: `uid ${request.uid}` });
     } catch (err) {
       const name = err instanceof BusCallError && err.errorName ? `${err.errorName}: ` : '';
       return { kind: 'denied', polkitUnreachable: true, cause: `${name}${(err as Error).message}` };
