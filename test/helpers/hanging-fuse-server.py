@@ -15,8 +15,11 @@ import time
 from fusepy import FUSE, FuseOSError, Operations
 
 mountpoint, backing, uid, gid, hold_limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-DIRS = {"/": (0, 0), "/dir": (uid, gid), "/dir/sub": (uid, gid)}
-LISTS = {"/": ["dir", "image.img"], "/dir": ["sub"], "/dir/sub": []}
+default_permissions = len(sys.argv) > 6 and sys.argv[6] == "default_permissions"
+# The foreign range's root (2147352576), which owns portable homes and container trees.
+FOREIGN_ROOT = 2147352576
+DIRS = {"/": (0, 0), "/dir": (uid, gid), "/dir/sub": (uid, gid), "/dir/foreign": (FOREIGN_ROOT, FOREIGN_ROOT)}
+LISTS = {"/": ["dir", "image.img"], "/dir": ["sub", "foreign"], "/dir/sub": [], "/dir/foreign": []}
 # Closing a file sends FLUSH, and every process that ever held the fd
 # closes it: the caller, the bus daemon that passed it on, the test itself.
 CLOSES = {"flush", "release", "releasedir"}
@@ -98,6 +101,9 @@ def control():
 threading.Thread(target=control, daemon=True).start()
 say("ready")
 # Timeouts 0: the kernel asks the server whenever it may, so anything that
-# is not served from cache reaches the server and can be held.
+# is not served from cache reaches the server and can be held. With
+# default_permissions the kernel checks permissions itself, from attributes
+# it refreshes first (GETATTR), on every directory a path walk passes.
+options = dict(default_permissions=True) if default_permissions else {}
 FUSE(Hanging(), mountpoint, foreground=True, allow_other=True, ro=True,
-     attr_timeout=0, entry_timeout=0, negative_timeout=0, fsname="nsmtest-hanging")
+     attr_timeout=0, entry_timeout=0, negative_timeout=0, fsname="nsmtest-hanging", **options)

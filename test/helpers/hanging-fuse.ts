@@ -3,6 +3,7 @@
 // such a file system does to nsmountd. It serves, read-only:
 //   image.img   the bytes of a real file (`backing`), owned by `owner`
 //   dir/, dir/sub/   directories owned by `owner`
+//   dir/foreign/     a directory owned by the foreign range's root
 // hang() holds back every request from then on (lookup, getattr, open,
 // read, readdir...) but closes (FLUSH, RELEASE): every process that held a
 // passed fd closes it, the bus daemon among them, and that is not what the
@@ -36,6 +37,12 @@ export interface HangingFuseOptions {
   owner: { uid: number; gid: number };
   /** A held request is answered after this long whatever happens; default 120. */
   holdLimitSec?: number;
+  /**
+   * Mount with default_permissions: the kernel checks permissions itself,
+   * after refreshing the attributes from the server (GETATTR), on every
+   * directory a path walk passes, ".." included.
+   */
+  defaultPermissions?: boolean;
 }
 
 export interface HangingFuse {
@@ -43,6 +50,8 @@ export interface HangingFuse {
   /** Paths of the served files; open them before hang(). */
   image: string;
   directory: string;
+  /** dir/foreign, owned by the foreign range's root, below `directory`. */
+  foreignDirectory: string;
   /** The FUSE connection's number in fusectl (the minor of its device). */
   connection: number;
   /** Requests the server holds back or held back since start: "held OP PATH" lines. */
@@ -98,7 +107,15 @@ export async function startHangingFuse(options: HangingFuseOptions): Promise<Han
   const holdLimitSec = options.holdLimitSec ?? 120;
   const server: ChildProcessWithoutNullStreams = spawn(
     PYTHON,
-    [SERVER, mountpoint, options.backing, String(options.owner.uid), String(options.owner.gid), String(holdLimitSec)],
+    [
+      SERVER,
+      mountpoint,
+      options.backing,
+      String(options.owner.uid),
+      String(options.owner.gid),
+      String(holdLimitSec),
+      ...(options.defaultPermissions ? ['default_permissions'] : []),
+    ],
     { stdio: 'pipe' },
   );
   let stderr = '';
@@ -168,6 +185,7 @@ export async function startHangingFuse(options: HangingFuseOptions): Promise<Han
     mountpoint,
     image: path.join(mountpoint, 'image.img'),
     directory: path.join(mountpoint, 'dir'),
+    foreignDirectory: path.join(mountpoint, 'dir', 'foreign'),
     connection,
     held: () => lines.filter((line) => line.startsWith('held ')),
     async waitForHeld({ op, since = 0, timeoutMs = 30000 } = {}) {

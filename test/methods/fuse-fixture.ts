@@ -22,7 +22,7 @@ export interface FuseFixture {
 }
 
 /** Registers the file's hooks: the FUSE file system is aborted and gone before the stack stops. */
-export function useHangingFuse(stackOptions: TestStackOptions): FuseFixture {
+export function useHangingFuse(stackOptions: TestStackOptions, fuseOptions: { defaultPermissions?: boolean } = {}): FuseFixture {
   let fuse: HangingFuse | undefined;
   let base: string | undefined;
   test.before(async () => {
@@ -30,7 +30,7 @@ export function useHangingFuse(stackOptions: TestStackOptions): FuseFixture {
     base = tempDir('nsmountd-fuse-');
     fs.chmodSync(base, 0o755);
     const backing = makeExt4(base, 'backing.ext4', { sizeMiB: 8 });
-    fuse = await startHangingFuse({ dir: base, backing, owner: alice });
+    fuse = await startHangingFuse({ dir: base, backing, owner: alice, ...fuseOptions });
   });
   // Declared before the stack's own hook, so it runs first: a daemon
   // thread waiting on the server could not end otherwise.
