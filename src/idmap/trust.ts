@@ -4,9 +4,21 @@
 // foreign-owned tree is the caller's when the caller owns a directory
 // above it on the same mount: only then did the caller put it there (or
 // could remove it), and no mount boundary can splice in someone else's tree.
-import { closeQuietly } from '../native/fd';
-import { openParent } from '../native/dirfd';
+//
+// Walking ".." asks the file system on FUSE with default_permissions (the
+// kernel refreshes each directory's attributes from the server to check
+// search permission) and on NFS (the parent is revalidated after the walk;
+// RESOLVE_CACHED does not prevent that). There the walk runs off Node's
+// thread within the call's time limit, and a server that does not answer
+// gives Unavailable: never "trusted", and never "untrusted" either, which
+// would ask for an administrator over what is only a slow server. On a
+// local file system it runs at once, as cheap as before.
+import { closeQuietly, dupCloexec } from '../native/fd';
+import { dirfdSteps as step, O_DIRECTORY, O_PATH } from '../native/dirfd';
 import { isMountRoot, mountIdOf } from '../native/mount-api';
+import { mayWaitForServer } from '../native/file-system-server';
+import type { OffThread } from '../native/off-thread';
+import { runSteps, runStepsOffThread, type Steps } from '../native/syscall-steps';
 import { fstatArgument, requireDirectory } from './file-kind';
 import { isForeignId } from './foreign-range';
 import type { IdmapMode } from './idmap-directory';
@@ -25,7 +37,21 @@ export interface IdmapTrustRequest {
   mode: IdmapMode;
 }
 
-export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision {
+/** Where the ancestor walk runs when the directory's file system may keep it waiting for a server. */
+export interface TrustWork {
+  offThread: OffThread;
+  /** The caller, whose share of the pool it uses. */
+  uid: number;
+}
+
+/**
+ * The decision, at once, or as a promise when the ancestor walk must run
+ * on `work.offThread` (the directory is on a file system that may keep it
+ * waiting: FUSE, NFS). Without `work` the walk always runs at once.
+ */
+export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision;
+export function classifyIdmapRequest(request: IdmapTrustRequest, work?: TrustWork): TrustDecision | Promise<TrustDecision>;
+export function classifyIdmapRequest(request: IdmapTrustRequest, work?: TrustWork): TrustDecision | Promise<TrustDecision> {
   const { uid } = requireDirectory(request.directoryFd, 'directory');
   if (request.callerUid === 0) return { trusted: true, reason: 'the caller is root' };
   if (uid === request.callerUid) return { trusted: true, reason: 'the caller owns the directory' };
@@ -38,7 +64,28 @@ export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision 
     }
     return { trusted: false, reason: `the directory is owned by uid ${uid}, neither the caller nor the foreign range` };
   }
-  const levels = ownedAncestorLevels(request.directoryFd, request.callerUid);
+  if (!work || !mayWaitForServer(request.directoryFd)) {
+    return foreignDecision(runSteps(ownedAncestorLevelsSteps(request.directoryFd, request.callerUid)));
+  }
+  return work.offThread
+    .run({
+      uid: work.uid,
+      what: "The directory's file system",
+      work: async (signal) => {
+        // Its own fd: the caller's is closed when the call gives up, maybe
+        // before a queued step runs, and its number may be reused by then.
+        const own = dupCloexec(request.directoryFd);
+        try {
+          return await runStepsOffThread(ownedAncestorLevelsSteps(own, request.callerUid), signal);
+        } finally {
+          closeQuietly(own);
+        }
+      },
+    })
+    .then(foreignDecision);
+}
+
+function foreignDecision(levels: number | undefined): TrustDecision {
   if (levels !== undefined) {
     return { trusted: true, reason: `the foreign range owns the directory and the caller owns its ancestor ${levels} level(s) up` };
   }
@@ -53,13 +100,14 @@ export function classifyIdmapRequest(request: IdmapTrustRequest): TrustDecision 
  * walking ".." by fd and stopping at the mount root or at a directory of
  * another user; undefined if none.
  */
-function ownedAncestorLevels(fd: number, uid: number): number | undefined {
+function* ownedAncestorLevelsSteps(fd: number, uid: number): Steps<number | undefined> {
+  // Only opening ".." may ask the file system; statx here reads cached attributes.
   if (isMountRoot(fd)) return undefined;
   const mountId = mountIdOf(fd);
   let current = fd;
   try {
     for (let level = 1; level <= MAX_ANCESTOR_LEVELS; level++) {
-      const parent = openParent(current);
+      const parent: number = yield step.openAt(current, '..', O_PATH | O_DIRECTORY);
       if (current !== fd) closeQuietly(current);
       current = parent;
       // ".." of a mount root crosses into the parent mount; we never go

@@ -86,20 +86,30 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
         targetChecked = asArgument(ATTACH_TO, () => checkAttachTarget(fd, caller.uid, deps.offThread), ['target']);
         attachTo = { fd, path: directoryPath(fd), mayWait: targetChecked !== undefined };
       }
-      const checked: Checked = {
+      // Decides the polkit action; may have to wait for the directory's
+      // file system, and then runs on the pool like the target's check.
+      const trust = classifyIdmapRequest(
+        { directoryFd: params.directoryFd, callerUid: caller.uid, mode: resolvedMode },
+        deps.offThread && { offThread: deps.offThread, uid: caller.uid },
+      );
+      const checked = (decision: TrustDecision): Checked => ({
         resolvedMode,
         target,
-        trust: classifyIdmapRequest({ directoryFd: params.directoryFd, callerUid: caller.uid, mode: resolvedMode }),
+        trust: decision,
         directoryPath: directoryPath(params.directoryFd),
         attachTo,
-      };
-      if (!targetChecked) return checked;
-      return targetChecked.then(
-        () => checked,
-        (err: unknown) => {
-          throw renameArgument(err, ATTACH_TO, ['target']);
-        },
-      );
+      });
+      if (!targetChecked && !(trust instanceof Promise)) return checked(trust);
+      const targetDone = Promise.resolve(targetChecked).catch((err: unknown) => {
+        throw renameArgument(err, ATTACH_TO, ['target']);
+      });
+      // Both settle before the call goes on, so neither is still at work
+      // on the caller's fds once the dispatcher closes them.
+      return Promise.allSettled([trust, targetDone]).then(([decision, done]) => {
+        if (decision.status === 'rejected') throw decision.reason;
+        if (done.status === 'rejected') throw done.reason;
+        return checked(decision.value);
+      });
     },
     chooseAction(params, _ctx, checked) {
       return {
