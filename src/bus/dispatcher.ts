@@ -9,13 +9,14 @@ import { onUndeliveredMessage, screenMessageBodies, takeMessageFds } from './con
 import type { CallerDirectory } from './caller';
 import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
 import { Introspection } from './introspection';
+import { DuplicateDictKey } from './dict-keys';
 import { BusError, takesNoArguments, unknownMethod, unknownObject } from './bus-error';
 import { logCall, errorReplyFor, type CallLog } from './call-log';
 import { CallsPerUid } from './calls-per-uid';
 import { INTROSPECTABLE, PEER, PROPERTIES, peerCall, propertiesCall, type PropertySource } from './standard-interfaces';
 import { OBJECT_PATH, MANAGER_INTERFACE, ALLOW_INTERACTIVE_AUTHORIZATION } from './names';
 import type { Authority } from '../polkit/authority';
-import { NotAuthorized, Unavailable } from '../errors';
+import { InvalidArgument, NotAuthorized, Unavailable } from '../errors';
 import { refusalError } from '../polkit/refusal';
 import { closeQuietly } from '../native/fd';
 import { callBodyVerdict, MAX_CALL_BODY_BYTES, type Routes } from './body-screen';
@@ -131,7 +132,14 @@ export class Dispatcher {
       this.opts.log.error({ err, member, sender: message.sender, delivered }, 'a message could not be handled');
       return;
     }
-    this.replyError(message as unknown as Message, err, { method: member, started: process.hrtime.bigint() });
+    const answer =
+      err instanceof DuplicateDictKey
+        ? new InvalidArgument(
+            `${(member && this.opts.introspection.inArgName(member, err.argIndex)) ?? `argument ${err.argIndex}`}.${err.key}`,
+            'given more than once; send each key once',
+          )
+        : err;
+    this.replyError(message as unknown as Message, answer, { method: member, started: process.hrtime.bigint() });
   }
 
   get callsInFlight(): number {

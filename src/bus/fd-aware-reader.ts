@@ -6,6 +6,7 @@
 // close-on-exec at once, and records the fds per message so the dispatcher
 // can close all of them on every path.
 import { setCloexec, closeQuietly } from '../native/fd';
+import { checkDictKeysUnique } from './dict-keys';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const dbusMessage = require('dbus-next/lib/message');
@@ -15,6 +16,7 @@ const constants = require('dbus-next/lib/constants');
 
 const LITTLE_ENDIAN = 108; // 'l'
 const HEADER_FIELD_UNIX_FDS = 9;
+const METHOD_CALL = 1;
 
 interface FdStream {
   read(size?: number, fdCount?: number | null): Buffer | { data: Buffer | null; fds: number[] } | null;
@@ -138,6 +140,7 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
         fieldsBuffer.fds = fds;
         fieldsBuffer.align(3);
         message.body = fieldsBuffer.read(message.signature);
+        if (message.type === METHOD_CALL) checkDictKeysUnique(message.signature as string, message.body as unknown[]);
       }
       deliveringFds = fds;
       fds = [];

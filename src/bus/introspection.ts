@@ -70,9 +70,16 @@ function managerInterfaceXml(xml: string): string {
 
 export class Introspection {
   private readonly objectXml: string;
+  private readonly inArgs: Map<string, string[]>;
 
   constructor(contractXml: string) {
     this.objectXml = `${DOCTYPE}<node>\n${STANDARD_INTERFACES}  ${managerInterfaceXml(contractXml)}\n</node>\n`;
+    this.inArgs = new Map(readContract(contractXml).methods.map((m) => [m.name, m.args.filter((a) => a.direction === 'in').map((a) => a.name)]));
+  }
+
+  /** The contract's name for a Manager method's input argument, for error messages. */
+  inArgName(member: string, index: number): string | undefined {
+    return this.inArgs.get(member)?.[index];
   }
 
   static fromContractFile(file = contractPath()): Introspection {
