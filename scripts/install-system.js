@@ -124,10 +124,11 @@ function substitute(text, values, name) {
   return out;
 }
 
-function launcher(node, script, nodeOptions = []) {
+function launcher(node, script, { nodeOptions = [], environment = {} } = {}) {
   const quote = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
   const words = [node, ...nodeOptions, script].map(quote).join(' ');
-  return `#!/bin/sh\n# Installed by nsmountd's install-system.js.\nexec ${words} "$@"\n`;
+  const exports = Object.entries(environment).map(([key, value]) => `export ${key}=${quote(value)}\n`).join('');
+  return `#!/bin/sh\n# Installed by nsmountd's install-system.js.\n${exports}exec ${words} "$@"\n`;
 }
 
 /** Directories of the production dependencies, relative to the repo (node_modules/...). */
@@ -169,9 +170,10 @@ function install(env = process.env, log = () => {}) {
     I.copyTree(path.join(REPO, pkg), path.posix.join(L.appDir, pkg), (rel) => rel === 'node_modules');
   }
 
-  // The daemon's V8 options (why: src/daemon/node-options.ts).
-  const { DAEMON_NODE_OPTIONS } = require(path.join(REPO, 'dist/src/daemon/node-options.js'));
-  I.write(path.posix.join(L.libexecDir, 'nsmountd'), launcher(L.node, path.posix.join(L.appDir, 'bin', 'nsmountd'), DAEMON_NODE_OPTIONS), { mode: 0o755 });
+  // The daemon's V8 options and environment (why: src/daemon/node-options.ts).
+  const { DAEMON_NODE_OPTIONS, DAEMON_ENVIRONMENT } = require(path.join(REPO, 'dist/src/daemon/node-options.js'));
+  const daemon = launcher(L.node, path.posix.join(L.appDir, 'bin', 'nsmountd'), { nodeOptions: DAEMON_NODE_OPTIONS, environment: DAEMON_ENVIRONMENT });
+  I.write(path.posix.join(L.libexecDir, 'nsmountd'), daemon, { mode: 0o755 });
   if (fs.existsSync(path.join(REPO, 'bin', 'nsmountctl'))) {
     I.write(path.posix.join(L.binDir, 'nsmountctl'), launcher(L.node, path.posix.join(L.appDir, 'bin', 'nsmountctl')), { mode: 0o755 });
   } else {

@@ -5,7 +5,7 @@ import type { MessageBus } from 'dbus-next';
 import { spawnManaged, type ManagedChild } from '../../src/stack/child';
 import { nameHasOwner, waitForName } from '../../src/stack/bus-connection';
 import { NSMOUNTD_BIN, SERVICE_NAME } from './paths';
-import { DAEMON_NODE_OPTIONS } from '../../src/daemon/node-options';
+import { DAEMON_ENVIRONMENT, DAEMON_NODE_OPTIONS } from '../../src/daemon/node-options';
 
 export interface DaemonHandle {
   /** pid of the running daemon (of the last one once stopped). */
@@ -65,7 +65,7 @@ export function daemonHandle(opts: DaemonOptions): DaemonHandle {
         process.execPath,
         [...DAEMON_NODE_OPTIONS, ...(opts.nodeArgs ?? []), NSMOUNTD_BIN, '--address', opts.address, '--state-dir', opts.stateDir, '--config', opts.configPath, '--log-level', opts.logLevel ?? 'debug'],
         {
-          env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: opts.address },
+          env: { ...process.env, ...DAEMON_ENVIRONMENT, DBUS_SYSTEM_BUS_ADDRESS: opts.address },
           onLine: (line) => {
             logs.push(line);
             if (logs.length > MAX_LOG_LINES) logs.shift();

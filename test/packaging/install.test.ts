@@ -80,6 +80,7 @@ test('paths in the launcher, unit and activation file name the prefix, not DESTD
   t.is(
     read(root, '/opt/nsm/libexec/nsmountd'),
     "#!/bin/sh\n# Installed by nsmountd's install-system.js.\n" +
+      "export MALLOC_ARENA_MAX='2'\n" +
       "exec '/usr/bin/node' '--max-semi-space-size=1' '--expose-gc' '/opt/nsm/lib/nsmountd/bin/nsmountd' \"$@\"\n",
   );
   t.is(statSync(join(root, 'opt/nsm/libexec/nsmountd')).mode & 0o777, 0o755);

@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { DAEMON_ENVIRONMENT } from '../../src/daemon/node-options';
 
 const UNIT = resolve(__dirname, '../../../systemd/nsmountd.service');
 const text = readFileSync(UNIT, 'utf8');
@@ -59,6 +60,11 @@ test('it is a D-Bus service on the name its activation file names', (t) => {
   t.deepEqual(settings.get('BusName'), ['org.nsmount.NsMount1']);
   const activation = readFileSync(resolve(__dirname, '../../../dbus/org.nsmount.NsMount1.service'), 'utf8');
   t.regex(activation, /^SystemdService=nsmountd\.service$/m);
+});
+
+test('the unit sets the environment the launcher exports', (t) => {
+  const expected = Object.entries(DAEMON_ENVIRONMENT).map(([key, value]) => `${key}=${value}`);
+  t.deepEqual(settings.get('Environment'), expected);
 });
 
 test('state in /run/nsmountd survives restarts and idle exits', (t) => {
