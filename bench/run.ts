@@ -11,7 +11,7 @@ import { BUS_POLICY, PACKAGE_ROOT } from '../test/helpers/paths';
 import { measureScale, renderScale, scaleTargets, type ScaleReport } from './report/scale';
 import { alice, bob } from '../test/helpers/users';
 import { makeExt4 } from '../test/helpers/images';
-import { rssKiB } from '../test/helpers/process-sampler';
+import { FRESH_IDLE, idleRss } from './report/idle-rss';
 import { benchAllocateUserNamespace } from './allocate-user-namespace';
 import { benchMount } from './mount';
 import { benchIdmapDirectory } from './idmap-directory';
@@ -69,8 +69,7 @@ async function main(): Promise<void> {
     daemonNodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [],
   });
   // Fresh idle: the daemon has answered nothing yet but its start-up.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const idleRssKiB = rssKiB(stack.daemon.pid);
+  const idle = await idleRss(stack.daemon.pid, FRESH_IDLE);
   const scratchDir = fs.mkdtempSync(path.join(stack.baseDir, 'scratch-'));
   const ctx: BenchContext = {
     address: stack.address,
@@ -90,7 +89,7 @@ async function main(): Promise<void> {
     }
     if (wanted(REPORT)) {
       report = await measureReport(
-        { ...ctx, daemonPid: stack.daemon.pid, idleRssKiB, trustedImage: images.image, throughputCalls: Number(values['throughput-calls']), cpuCalls: Number(values['cpu-calls']) },
+        { ...ctx, daemonPid: stack.daemon.pid, idle, trustedImage: images.image, throughputCalls: Number(values['throughput-calls']), cpuCalls: Number(values['cpu-calls']) },
         (line) => process.stdout.write(`report: ${line}\n`),
       );
     }

@@ -1,7 +1,7 @@
 // bench/results/report.md: the tables of docs/PERFORMANCE.md, from one run.
 import type { ReportData, ReportTarget } from './types';
 import { renderScale } from './scale';
-import { IDLE_AFTER_LOAD_MS } from './measure';
+import { FRESH_IDLE, formatIdleSamples, IDLE_AFTER_LOAD } from './idle-rss';
 
 const ms = (x: number) => x.toFixed(3);
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
@@ -86,9 +86,10 @@ export function renderMarkdown(report: ReportData, chartFile: string): string {
     '',
     '## Memory (VmRSS of the daemon)',
     '',
-    `- idle, fresh: ${mib(report.rss.idleKiB)}`,
+    `- idle, fresh (highest sample ${FRESH_IDLE.settleMs / 1000}-${FRESH_IDLE.untilMs / 1000} s after start-up): ${mib(report.rss.idleKiB)}`,
     `- peak under 16 concurrent connections: ${mib(report.rss.loadedPeakKiB)}`,
-    `- idle again, ${IDLE_AFTER_LOAD_MS / 1000} s after all the load: ${mib(report.rss.idleAfterKiB)}`,
+    `- idle again (highest sample ${IDLE_AFTER_LOAD.settleMs / 1000}-${IDLE_AFTER_LOAD.untilMs / 1000} s after all the load, once the daemon's idle collection ran): ${mib(report.rss.idleAfterKiB)}`,
+    ...(report.rss.idleAfterSamples ? [`- samples after the load: ${formatIdleSamples({ kiB: report.rss.idleAfterKiB, settleMs: IDLE_AFTER_LOAD.settleMs, samples: report.rss.idleAfterSamples })} MiB`] : []),
     '',
     '## Targets',
     '',

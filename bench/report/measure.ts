@@ -12,14 +12,13 @@ import { summarize, type LatencyStats } from '../stats';
 import { benchTree } from '../idmap-directory';
 import { measureFloors } from './floors';
 import { METHODS, type LoadMethod } from '../../test/helpers/load-clients';
-import { rssKiB, startSampler } from '../../test/helpers/process-sampler';
+import { startSampler } from '../../test/helpers/process-sampler';
+import { formatIdleSamples, IDLE_AFTER_LOAD, idleRss, type IdleRss } from './idle-rss';
 import type { BenchContext } from '../harness';
 import { alice } from '../../test/helpers/users';
 import type { MethodReport, ReportData, ReportTarget, Throughput } from './types';
 
 export const CONCURRENCY = [1, 4, 16] as const;
-/** How long after the last call the idle-after-load RSS is read (docs/PERFORMANCE.md says so). */
-export const IDLE_AFTER_LOAD_MS = 5000;
 
 /**
  * A long-running daemon's cost is what it spends once V8 has compiled its
@@ -45,8 +44,8 @@ export const BARE_SERVER_NAME = 'org.nsmount.StackTest';
 
 export interface ReportContext extends BenchContext {
   daemonPid: number;
-  /** VmRSS right after start-up, before any benchmark called the daemon. */
-  idleRssKiB: number;
+  /** VmRSS after start-up, before any benchmark called the daemon. */
+  idle: IdleRss;
   /** A root-owned ext4 image in a configured image directory: trusted. */
   trustedImage: string;
   /** Calls per throughput measurement, spread over its clients. */
@@ -112,8 +111,9 @@ export async function measureReport(ctx: ReportContext, log: (line: string) => v
   // Idle again: what the daemon keeps once the load is gone. Its idle
   // collector (src/daemon/idle-collect.ts) acts 1-2 s after the last call;
   // reading at 2 s raced it, so the figure is read once it has surely run.
-  await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_LOAD_MS));
-  const rss = { idleKiB: ctx.idleRssKiB, loadedPeakKiB, idleAfterKiB: rssKiB(ctx.daemonPid) };
+  const idleAfter = await idleRss(ctx.daemonPid, IDLE_AFTER_LOAD);
+  log(`idle RSS after the load (MiB): ${formatIdleSamples(idleAfter)}; fresh: ${formatIdleSamples(ctx.idle)}`);
+  const rss = { idleKiB: ctx.idle.kiB, loadedPeakKiB, idleAfterKiB: idleAfter.kiB, idleSamples: ctx.idle.samples, idleAfterSamples: idleAfter.samples };
   return {
     date: new Date().toISOString(),
     host: { cpus: os.cpus().length, kernel: os.release(), node: process.version, loadAverageStart, loadAverageEnd: os.loadavg() },

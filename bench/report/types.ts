@@ -53,6 +53,13 @@ export interface ReportData {
   /** Set by the scale benchmark when it ran. */
   scale?: ScaleReport;
   methods: MethodReport[];
-  rss: { idleKiB: number; loadedPeakKiB: number; idleAfterKiB: number };
+  /** VmRSS in KiB; idle figures are the highest sample once settled (bench/report/idle-rss.ts), with every sample kept. */
+  rss: {
+    idleKiB: number;
+    loadedPeakKiB: number;
+    idleAfterKiB: number;
+    idleSamples?: { atMs: number; kiB: number }[];
+    idleAfterSamples?: { atMs: number; kiB: number }[];
+  };
   targets: ReportTarget[];
 }
