@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { FreedBlocks } from '../registry/freed-blocks';
 import { namespaceKey, type NamespaceRecord, type RegistryState } from '../registry/state';
-import { decodeHandle, namespaceAlive } from '../native/nsfs';
+import { decodeHandle, namespaceAlive, type NamespaceHandle } from '../native/nsfs';
 import type { PendingChanges } from '../events/changes';
 
 export type Liveness = 'alive' | 'gone' | 'unknown';
@@ -32,6 +32,16 @@ export class NamespaceSweeper {
   private iterator: Iterator<NamespaceRecord> | undefined;
   /** The same, per owner, over that owner's records only (dropped once it comes to their end). */
   private readonly ownIterators = new Map<number, Iterator<NamespaceRecord>>();
+  /**
+   * Records whose namespace was seen gone. A namespace never comes back
+   * (its id and handle are never reused), so one verdict lasts: a root
+   * ListUserNamespaces no longer probes, after a burst of closed
+   * namespaces, every record that waits for a sweep. Keyed by the record
+   * object, so a record re-read from disk is probed afresh.
+   */
+  private readonly seenGone = new WeakSet<NamespaceRecord>();
+  /** Each record's handle, decoded once rather than on every probe. */
+  private readonly handles = new WeakMap<NamespaceRecord, NamespaceHandle>();
 
   constructor(private readonly opts: SweeperOptions) {}
 
@@ -107,13 +117,17 @@ export class NamespaceSweeper {
 
   liveness(record: NamespaceRecord): Liveness {
     if (!record.handle) return 'unknown';
+    if (this.seenGone.has(record)) return 'gone';
     let alive: boolean | undefined;
     try {
-      alive = namespaceAlive(decodeHandle(record.handle));
+      let handle = this.handles.get(record);
+      if (!handle) this.handles.set(record, (handle = decodeHandle(record.handle)));
+      alive = namespaceAlive(handle);
     } catch (err) {
       this.opts.log.debug({ err, name: record.name, ownerUid: record.ownerUid }, 'namespace liveness probe failed');
       return 'unknown';
     }
+    if (alive === false) this.seenGone.add(record);
     return alive === undefined ? 'unknown' : alive ? 'alive' : 'gone';
   }
 }
