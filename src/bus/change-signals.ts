@@ -2,9 +2,9 @@
 // carries (owner_uid, id) and nothing else: a broadcast reaches every
 // subscriber the bus policy admits, while paths and names stay behind
 // ListMounts and ListUserNamespaces, which show each caller only its own.
-import dbus from 'dbus-next';
 import type { Logger } from 'pino';
-import type { MessageBus } from './connection';
+import { sendMarshalled, type MessageBus } from './connection';
+import { SignalTemplate } from './signal-template';
 import { MANAGER_INTERFACE, OBJECT_PATH } from './introspection';
 import type { ChangeEvent, ChangeListener } from '../events/changes';
 
@@ -16,10 +16,18 @@ const SIGNAL_NAMES: Record<ChangeEvent['kind'], string> = {
 };
 
 export function changeSignals(bus: MessageBus, log: Logger): ChangeListener {
+  const templates = new Map<ChangeEvent['kind'], SignalTemplate>();
+  const templateOf = (kind: ChangeEvent['kind']): SignalTemplate => {
+    let template = templates.get(kind);
+    if (!template) templates.set(kind, (template = new SignalTemplate(OBJECT_PATH, MANAGER_INTERFACE, SIGNAL_NAMES[kind])));
+    return template;
+  };
   return (event) => {
     const id = 'mountId' in event ? event.mountId : event.namespaceId;
     try {
-      bus.send(dbus.Message.newSignal(OBJECT_PATH, MANAGER_INTERFACE, SIGNAL_NAMES[event.kind], 'ut', [event.ownerUid, BigInt(id)]));
+      const template = templateOf(event.kind);
+      const value = BigInt(id);
+      sendMarshalled(bus, (serial) => template.fill(serial, event.ownerUid, value));
     } catch (err) {
       // A lost signal costs a listener one refresh; the change itself stands.
       log.warn({ err, event }, 'could not send a change signal');

@@ -26,6 +26,8 @@ export class FdPassingUnavailable extends Error {}
 
 interface StreamInternals {
   supportsUnixFd?: boolean;
+  writable?: boolean;
+  write(chunk: unknown): boolean;
   fd?: number;
   destroyed?: boolean;
   readable?: boolean;
@@ -90,6 +92,20 @@ export async function connectBus(opts: { address: string; timeoutMs?: number; re
   }
   if (typeof stream.fd === 'number') setCloexec(stream.fd);
   return bus;
+}
+
+/**
+ * Sends a message that is already marshalled and carries no fds, queued in
+ * order with everything `bus.send` sends; `marshalled` gets the message's
+ * serial. Throws, as `bus.send` does, once the socket is closed.
+ */
+export function sendMarshalled(bus: MessageBus, marshalled: (serial: number) => Buffer): void {
+  const stream = streamOf(bus);
+  if (!stream.writable) throw new Error('Cannot send message, stream is closed');
+  const data = marshalled(bus.newSerial());
+  // The shapes dbus-next's own connection writes (lib/connection.js).
+  if (stream.supportsUnixFd) stream.write({ data, fds: [] });
+  else stream.write(data);
 }
 
 /** Calls `handler` for each message on `bus` that could not be read or whose delivery threw. */
