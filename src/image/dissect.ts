@@ -5,6 +5,7 @@
 // only reads; mounting is mount-image.ts.
 import { BadImage, NoMountablePartition } from '../errors';
 import type { BlkidPartition } from '../native/blkid';
+import type { NativeRunner } from '../native/native-runner';
 import { fileSystemFor, type FileSystem } from './filesystems';
 import { withImageProbes, type ImageProbes } from './probe-fd';
 import {
@@ -58,6 +59,8 @@ export interface DissectedImage {
 export interface DissectOptions {
   /** Size of the image; absent: libblkid asks the file or block device. */
   sizeBytes?: bigint;
+  /** Where the reads run; absent: on libuv's pool (probe-fd.ts). */
+  runner?: NativeRunner;
 }
 
 function describe(partition: { partitionNumber: number | null }): string {
@@ -67,12 +70,13 @@ function describe(partition: { partitionNumber: number | null }): string {
 /**
  * Dissects the image behind `fd` (a regular file or block device). The
  * caller's file offset is left alone: libblkid reads through a private fd.
- * Every read happens on libuv's pool (probe-fd.ts), so this never blocks
- * the event loop, however long the file's server takes; `signal` stops it
- * between probes once nobody waits for the answer.
+ * Every read happens on libuv's pool unless `options.runner` says the file
+ * cannot wait on a server (probe-fd.ts), so this never blocks the event
+ * loop, however long the file's server takes; `signal` stops it between
+ * probes once nobody waits for the answer.
  */
 export function dissectImage(fd: number, options: DissectOptions = {}, signal?: AbortSignal): Promise<DissectedImage> {
-  return withImageProbes(fd, (probes) => dissectThrough(probes, options, signal));
+  return withImageProbes(fd, (probes) => dissectThrough(probes, options, signal), { runner: options.runner });
 }
 
 async function dissectThrough(probes: ImageProbes, options: DissectOptions, signal?: AbortSignal): Promise<DissectedImage> {

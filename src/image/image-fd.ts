@@ -6,6 +6,7 @@ import { fdStatusFlags } from '../native/fd';
 import { O_PATH } from '../native/flags';
 import { describeFileKind } from '../idmap/file-kind';
 import { statFdCached } from '../native/stat';
+import { mayWaitForServer } from '../native/file-system-server';
 
 const ARGUMENT = 'image';
 const O_ACCMODE = 0o3;
@@ -40,4 +41,14 @@ export function inspectImageFd(fd: number): ImageFdInfo {
   }
   if (stat.isBlockDevice()) return { kind: 'block-device', readOnly: (flags & O_ACCMODE) === O_RDONLY };
   throw new BadFileDescriptor(ARGUMENT, `expected a regular file or block device, got ${describeFileKind(stat)}`);
+}
+
+/**
+ * Whether reading the image may wait for a server that never answers. A
+ * block device always may: a loop device's file or an nbd server is
+ * behind it, and the file system its node lives on (devtmpfs) says
+ * nothing about that. A file may as its file system says.
+ */
+export function imageMayWaitForServer(fd: number, info: ImageFdInfo): boolean {
+  return info.kind !== 'file' || mayWaitForServer(fd);
 }

@@ -3,13 +3,15 @@
 // loop device, optionally idmapped. The loop fd is closed as soon as the
 // mount holds the device, so the device lives exactly as long as the mount.
 // Every step that reads the image (dissection, LOOP_CONFIGURE, creating the
-// superblock) and every close of a mount made here runs on libuv's pool:
-// the image may be a caller's file on a FUSE or NFS server that never
-// answers (src/native/off-thread.ts), and so may the backing file of a
-// loop device under an image that looks local.
+// superblock) and every close of a mount made here runs on libuv's pool,
+// unless the caller's runner says the image cannot wait on a server: the
+// image may be a caller's file on a FUSE or NFS server that never answers
+// (src/native/off-thread.ts), and so may the backing file of a loop device
+// under an image that looks local (src/native/file-system-server.ts).
 import { BadImage, InvalidArgument, NotSupported, NoMountablePartition, SystemError } from '../errors';
 import { Errno } from '../native/errno';
-import { closeOffThread, closeQuietly } from '../native/fd';
+import { closeQuietly } from '../native/fd';
+import { ON_THE_POOL, type NativeRunner } from '../native/native-runner';
 import { statFdCached } from '../native/stat';
 import { createUserNamespace } from '../native/userns';
 import { ownerIdmap } from '../idmap/idmap-maps';
@@ -52,6 +54,8 @@ export interface MountImageOptions {
   dissected?: DissectedImage;
   /** Aborted once nobody waits for the answer: stop before the next step, taking back what was made. */
   signal?: AbortSignal;
+  /** Where the steps that read the image run; absent: on libuv's pool. */
+  runner?: NativeRunner;
 }
 
 export interface MountedPartition {
@@ -149,7 +153,13 @@ function idmapRootOwner(mountFd: number, as: { uid: number; gid: number }, drive
   }
 }
 
-async function mountPartition(fd: number, partition: DissectedPartition, options: MountImageOptions, readOnlyFd: boolean): Promise<MountedPartition> {
+async function mountPartition(
+  fd: number,
+  partition: DissectedPartition,
+  options: MountImageOptions,
+  through: { readOnlyFd: boolean; runner: NativeRunner },
+): Promise<MountedPartition> {
+  const { readOnlyFd, runner } = through;
   const fs = mountableFileSystem(partition);
   const readOnly = options.readOnly || readOnlyFd || fs.alwaysReadOnly || partition.readOnlyFlag;
   const resolved = resolveMountOptions(parseMountOptions(options.mountOptions ?? ''), fs, { readOnly });
@@ -165,7 +175,7 @@ async function mountPartition(fd: number, partition: DissectedPartition, options
         noexec: resolved.attributes.noexec,
         atime: resolved.attributes.atime,
         nodiratime: resolved.attributes.nodiratime,
-      });
+      }, { runner });
     } catch (error) {
       throw translateMountError(error, partition, fs);
     }
@@ -185,7 +195,7 @@ async function mountPartition(fd: number, partition: DissectedPartition, options
     }
   } catch (error) {
     // The last reference: unmounting it may write to the device, and so to the image.
-    if (mountFd >= 0) await closeOffThread(mountFd);
+    await runner.close(mountFd);
     throw error;
   }
   return {
@@ -209,7 +219,8 @@ export async function mountImage(options: MountImageOptions): Promise<MountedPar
   const info = inspectImageFd(options.imageFd);
   // Syntax errors in MountOptions fail before any device is touched.
   parseMountOptions(options.mountOptions ?? '');
-  const image = options.dissected ?? (await dissectImage(options.imageFd, { sizeBytes: info.sizeBytes }, options.signal));
+  const runner = options.runner ?? ON_THE_POOL;
+  const image = options.dissected ?? (await dissectImage(options.imageFd, { sizeBytes: info.sizeBytes, runner }, options.signal));
   options.signal?.throwIfAborted();
   const selected = selectPartitions(image.partitions, options.partitions);
   // Refuse unsupported filesystems before the first loop device exists.
@@ -218,10 +229,10 @@ export async function mountImage(options: MountImageOptions): Promise<MountedPar
   const mounted: MountedPartition[] = [];
   try {
     for (const partition of selected) {
-      mounted.push(await mountPartition(options.imageFd, partition, options, info.readOnly));
+      mounted.push(await mountPartition(options.imageFd, partition, options, { readOnlyFd: info.readOnly, runner }));
     }
   } catch (error) {
-    await Promise.all(mounted.map((m) => closeOffThread(m.mountFd)));
+    await Promise.all(mounted.map((m) => runner.close(m.mountFd)));
     throw error;
   }
   return mounted;

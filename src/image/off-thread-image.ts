@@ -1,9 +1,13 @@
-// Work on a caller's image off the event loop (src/native/off-thread.ts):
-// the image may be on a FUSE or NFS server that never answers. Each job
-// reads through its own dup of the image, because the caller's fd is
-// closed when the call ends, which may be before the job does (the call
-// gave up on it), and its number would soon name another file.
+// Work on a caller's image, on Node's thread when the image cannot wait on
+// a server, otherwise off the event loop (src/native/off-thread.ts): the
+// image may be on a FUSE or NFS server that never answers. Off the event
+// loop, each job reads through its own dup of the image, because the
+// caller's fd is closed when the call ends, which may be before the job
+// does (the call gave up on it), and its number would soon name another
+// file. On Node's thread the call waits for the work, so the caller's fd
+// serves, and there is no time limit to keep.
 import { closeOffThread, dupCloexec } from '../native/fd';
+import { ON_THE_POOL, ON_THIS_THREAD, type NativeRunner } from '../native/native-runner';
 import type { OffThread } from '../native/off-thread';
 import type { MountedPartition } from './mount-image';
 
@@ -12,17 +16,28 @@ export type { OffThread };
 /** Who did not answer, in the time-limit error. */
 const IMAGE_FILE_SYSTEM = "The image's file system";
 
+/** How the work reaches the image: the runner for its native steps, and (off the event loop) a signal aborted once the call gave up. */
+export interface ImageWorkContext {
+  runner: NativeRunner;
+  signal?: AbortSignal;
+}
+
+export type ImageWork<T> = (imageFd: number, through: ImageWorkContext) => Promise<T>;
+
 export interface ImageJob<T> {
   offThread: OffThread;
   uid: number;
-  /** The caller's fd; the work gets its own dup of it. */
+  /** The caller's fd; off the event loop the work gets its own dup of it. */
   imageFd: number;
-  work: (imageFd: number, signal: AbortSignal) => Promise<T>;
+  /** From imageMayWaitForServer (image-fd.ts): false runs the work on Node's thread. */
+  mayWaitForServer: boolean;
+  work: ImageWork<T>;
   /** Takes back what the work made after the call gave up on it. */
   abandoned?: (result: T) => void;
 }
 
-export function readImageOffThread<T>(job: ImageJob<T>): Promise<T> {
+export function readImage<T>(job: ImageJob<T>): Promise<T> {
+  if (!job.mayWaitForServer) return job.work(job.imageFd, { runner: ON_THIS_THREAD });
   return job.offThread.run({
     uid: job.uid,
     what: IMAGE_FILE_SYSTEM,
@@ -31,7 +46,7 @@ export function readImageOffThread<T>(job: ImageJob<T>): Promise<T> {
     work: async (signal) => {
       const own = dupCloexec(job.imageFd);
       try {
-        return await job.work(own, signal);
+        return await job.work(own, { runner: ON_THE_POOL, signal });
       } finally {
         // Closing a file on FUSE waits for the server (FLUSH).
         await closeOffThread(own);

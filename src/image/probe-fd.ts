@@ -11,35 +11,39 @@
 // Non-blocking, the open fails at once with EWOULDBLOCK instead; reads
 // from a regular file or a block device ignore the flag.
 //
-// The reopen happens inside the first probe, and every probe and the
-// close run on libuv's pool: on FUSE or NFS each of them may wait for a
-// server that never answers (src/native/off-thread.ts).
+// The reopen happens inside the first probe. Every probe and the close
+// run by the dissection's runner: on libuv's pool when the file may be on
+// FUSE or NFS, where each of them may wait for a server that never answers
+// (src/native/native-runner.ts).
 import { BadFileDescriptor, SystemError } from '../errors';
 import { Errno } from '../native/errno';
-import { closeOffThread } from '../native/fd';
+import { ON_THE_POOL, type NativeRunner } from '../native/native-runner';
 import { probe, ProbeError, type ProbeOptions, type ProbeResult } from '../native/blkid';
 
 /** The probes of one dissection, all through one private fd of the caller's file. */
 export class ImageProbes {
   private privateFd = -1;
 
-  constructor(private readonly fd: number) {}
+  constructor(
+    private readonly fd: number,
+    private readonly runner: NativeRunner,
+  ) {}
 
   async probe(options: ProbeOptions): Promise<ProbeResult> {
     const reopen = this.privateFd < 0;
     try {
-      return await probe({ fd: reopen ? this.fd : this.privateFd, reopen }, options, (fd) => (this.privateFd = fd));
+      return await probe({ fd: reopen ? this.fd : this.privateFd, reopen, runner: this.runner }, options, (fd) => (this.privateFd = fd));
     } catch (err) {
       if (err instanceof ProbeError && !err.reopened) throw reopenError(err.errno);
       throw err;
     }
   }
 
-  /** Closes the private fd (on the pool: closing a file on FUSE waits for the server). */
+  /** Closes the private fd (by the runner: closing a file on FUSE waits for the server). */
   async close(): Promise<void> {
     const fd = this.privateFd;
     this.privateFd = -1;
-    if (fd >= 0) await closeOffThread(fd);
+    await this.runner.close(fd);
   }
 }
 
@@ -51,8 +55,12 @@ function reopenError(errno: number): Error {
 }
 
 /** Runs `dissect` with the probes of one dissection of the file behind `fd`, closing them after. */
-export async function withImageProbes<T>(fd: number, dissect: (probes: ImageProbes) => Promise<T>): Promise<T> {
-  const probes = new ImageProbes(fd);
+export async function withImageProbes<T>(
+  fd: number,
+  dissect: (probes: ImageProbes) => Promise<T>,
+  through: { runner?: NativeRunner } = {},
+): Promise<T> {
+  const probes = new ImageProbes(fd, through.runner ?? ON_THE_POOL);
   try {
     return await dissect(probes);
   } finally {

@@ -5,12 +5,14 @@
 // from act()); a trusted image, which the administrator vouched for, is
 // dissected at once, so polkit also sees its filesystems and label and an
 // unsupported filesystem is refused before anyone is asked. Either way the
-// reads run off the event loop within the call's time limit (readImage).
+// reads run off the event loop within the call's time limit (readImage),
+// unless the image cannot wait on a server (imageMayWaitForServer).
 import { InvalidArgument } from '../errors';
 import { checkAttachTarget, type OffThread } from '../mounts/attach';
 import { directoryPath } from '../polkit/fd-path';
 import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from '../image/dissect';
-import { inspectImageFd, type ImageFdInfo } from '../image/image-fd';
+import { imageMayWaitForServer, inspectImageFd, type ImageFdInfo } from '../image/image-fd';
+import type { ImageWork, ImageWorkContext } from '../image/off-thread-image';
 import { selectPartitions } from '../image/mount-image';
 import { classifyImage, type ImageTrust } from '../image/trust';
 import { asArgument, renameArgument } from './argument-errors';
@@ -33,6 +35,8 @@ export interface MountRequest {
 export interface MountPlan {
   trust: ImageTrust;
   info: ImageFdInfo;
+  /** Reading the image may wait for a FUSE or NFS server: it is read off the event loop. */
+  mayWaitForServer: boolean;
   /** The image's path when nsmountd's own mount namespace names it so. */
   imagePath: FdPath;
   /** Read-only as asked (or defaulted), or forced by an O_RDONLY image fd. */
@@ -53,14 +57,14 @@ export interface DissectedContents {
 export interface PlanContext {
   callerUid: number;
   imageDirectories: readonly string[];
-  /** Runs reads of the image off the event loop within the call's time limit (src/native/off-thread.ts). */
+  /** Runs reads of the image: off the event loop within the call's time limit when they may wait for a server (src/image/off-thread-image.ts). */
   readImage: ImageReader;
   /** Where looking into an AttachTo target on FUSE or NFS runs, within the same limits. */
   offThread?: OffThread;
 }
 
-/** Runs `work` (given its own fd of the image, and a signal aborted once the call gave up) off the event loop. */
-export type ImageReader = <T>(work: (imageFd: number, signal: AbortSignal) => Promise<T>) => Promise<T>;
+/** Runs `work` on the image: off the event loop, given its own fd and a signal aborted once the call gave up, when `mayWaitForServer`. */
+export type ImageReader = <T>(mayWaitForServer: boolean, work: ImageWork<T>) => Promise<T>;
 
 export async function planMount(request: MountRequest, context: PlanContext): Promise<MountPlan> {
   const info = inspectImageFd(request.imageFd);
@@ -80,18 +84,19 @@ export async function planMount(request: MountRequest, context: PlanContext): Pr
     }
     attachTarget = { fd, path: directoryPath(fd) };
   }
-  const plan: MountPlan = { trust, info, imagePath: fdPath(request.imageFd), readOnly, attachTarget };
-  if (trust.trusted) await context.readImage((imageFd, signal) => dissect(request, plan, { imageFd, signal }));
+  const mayWaitForServer = imageMayWaitForServer(request.imageFd, info);
+  const plan: MountPlan = { trust, info, mayWaitForServer, imagePath: fdPath(request.imageFd), readOnly, attachTarget };
+  if (trust.trusted) await context.readImage(mayWaitForServer, (imageFd, through) => dissect(request, plan, { imageFd, ...through }));
   return plan;
 }
 
 /**
- * Reads the image (libblkid) through `through.imageFd`, the work's own fd of
+ * Reads the image (libblkid) through `through.imageFd`, the work's fd of
  * the caller's image; for an untrusted image, only after authorization.
  */
-export async function dissect(request: MountRequest, plan: MountPlan, through: { imageFd: number; signal?: AbortSignal }): Promise<DissectedContents> {
+export async function dissect(request: MountRequest, plan: MountPlan, through: ImageWorkContext & { imageFd: number }): Promise<DissectedContents> {
   if (plan.contents) return plan.contents;
-  const dissected = await dissectImage(through.imageFd, { sizeBytes: plan.info.sizeBytes }, through.signal);
+  const dissected = await dissectImage(through.imageFd, { sizeBytes: plan.info.sizeBytes, runner: through.runner }, through.signal);
   through.signal?.throwIfAborted();
   const selected = selectPartitions(dissected.partitions, request.partitions);
   for (const partition of selected) mountableFileSystem(partition);

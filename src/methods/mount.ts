@@ -13,7 +13,7 @@ import { mountImage, type MountedPartition } from '../image/mount-image';
 import type { Attachments } from '../mounts/attachments';
 import { needsLockedFlags } from '../mounts/lock';
 import { releaseDetachedMounts } from '../mounts/release';
-import { readImageOffThread, releaseAbandonedMounts, type OffThread } from '../image/off-thread-image';
+import { readImage, releaseAbandonedMounts, type OffThread } from '../image/off-thread-image';
 import type { UserNamespaceAllocator } from '../userns/allocator';
 import { asArgument } from './argument-errors';
 import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
@@ -71,7 +71,8 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
       return planMount(params, {
         callerUid: caller.uid,
         imageDirectories: deps.config.images.directories,
-        readImage: (work) => readImageOffThread({ offThread: deps.offThread, uid: caller.uid, imageFd: params.imageFd, work }),
+        readImage: (mayWaitForServer, work) =>
+          readImage({ offThread: deps.offThread, uid: caller.uid, imageFd: params.imageFd, mayWaitForServer, work }),
         offThread: deps.offThread,
       });
     },
@@ -87,13 +88,14 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
     async act(params, { caller }, plan) {
       // Refused before the image is read or a loop device set up for nothing.
       if (params.attachToFd !== undefined) deps.attachments.ensureRoomFor(caller.uid);
-      const { contents, mounted } = await readImageOffThread({
+      const { contents, mounted } = await readImage({
         offThread: deps.offThread,
         uid: caller.uid,
         imageFd: params.imageFd,
-        work: async (imageFd, signal) => {
+        mayWaitForServer: plan.mayWaitForServer,
+        work: async (imageFd, { runner, signal }) => {
           // Authorized now: an untrusted image is read for the first time here.
-          const contents = await dissect(params, plan, { imageFd, signal });
+          const contents = await dissect(params, plan, { imageFd, runner, signal });
           const mounted = await mountImage({
             imageFd,
             readOnly: plan.readOnly,
@@ -105,6 +107,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
             dissected: contents.dissected,
             showOwnerAs: params.mode === 'owner' ? { uid: caller.uid, gid: caller.gid } : undefined,
             signal,
+            runner,
           });
           return { contents, mounted };
         },

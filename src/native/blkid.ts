@@ -3,7 +3,7 @@
 // (superblocks, GPT) stays in libblkid; this module only copies its answers
 // into plain objects and always frees the probe.
 import { libblkid, koffi, nsm_blkid_probe } from './bindings';
-import { asyncCall } from './off-thread';
+import { ON_THE_POOL, type NativeRunner } from './native-runner';
 import { SystemError } from '../errors';
 import { Errno } from './errno';
 
@@ -138,6 +138,8 @@ function toBigInt(value: number | bigint): bigint {
 export interface ProbeSource {
   fd: number;
   reopen: boolean;
+  /** Where the part that touches the file runs; absent: on libuv's pool. */
+  runner?: NativeRunner;
 }
 
 /** A probe that failed: `reopened` says whether the private fd was opened (then it is in `privateFd`). */
@@ -152,9 +154,9 @@ export class ProbeError extends SystemError {
 
 /**
  * Probes once. The part that touches the file (reopening it, stating it,
- * reading it) runs on libuv's pool in one native call (native/probe.c):
- * the file may be a caller's on a FUSE or NFS server that never answers
- * (off-thread.ts). With `source.reopen`, `onPrivateFd` receives the
+ * reading it) is one native call (native/probe.c), run by
+ * `source.runner`: on libuv's pool unless the file cannot wait on a
+ * FUSE or NFS server that never answers (native-runner.ts). With `source.reopen`, `onPrivateFd` receives the
  * private fd as soon as it exists, failure or not: it is the caller's to
  * close.
  */
@@ -175,7 +177,7 @@ export async function probe(source: ProbeSource, options: ProbeOptions, onPrivat
     if (options.partitions) b.setPartitionsFlags(pr, BLKID_PARTS_ENTRY_DETAILS);
 
     const privateFd: [number] = [-1];
-    const rc = await asyncCall<number>(nsm_blkid_probe, pr, source.fd, options.offset ?? 0n, options.size ?? 0n, source.reopen ? 1 : 0, privateFd);
+    const rc = await (source.runner ?? ON_THE_POOL).call(nsm_blkid_probe, pr, source.fd, options.offset ?? 0n, options.size ?? 0n, source.reopen ? 1 : 0, privateFd);
     if (privateFd[0] >= 0) onPrivateFd?.(privateFd[0]);
     if (rc < 0) throw new ProbeError(-rc, !source.reopen || privateFd[0] >= 0);
     const result: ProbeResult = {

@@ -1,5 +1,5 @@
 import { NSM_LOOP_READ_ONLY, nsm_fs_mount, nsm_fs_mount_step_name, nsm_loop_fs_mount } from './bindings';
-import { asyncCall } from './off-thread';
+import { ON_THE_POOL, type NativeRunner } from './native-runner';
 import { SystemError } from '../errors';
 import {
   MOUNT_ATTR_NOATIME,
@@ -70,17 +70,23 @@ export interface LoopWindow {
 
 /**
  * Attaches `backingFd` (used as it is, never reopened by path) to a free
- * autoclear loop device and mounts `request.fstype` from it, on libuv's
- * pool in one trip: both read the backing file, which may be a caller's
- * on a FUSE or NFS server that never answers (off-thread.ts). Returns the
+ * autoclear loop device and mounts `request.fstype` from it in one native
+ * call, run by `through.runner` (default: on libuv's pool): both read the
+ * backing file, which may be a caller's on a FUSE or NFS server that never
+ * answers (native-runner.ts). Returns the
  * detached mount fd; the device lives exactly as long as the mount. A
  * failed attach is an FsMountError of step 'loop'.
  */
-export async function loopFsMount(backingFd: number, window: LoopWindow, request: Omit<FsMountOptions, 'source'>): Promise<number> {
+export async function loopFsMount(
+  backingFd: number,
+  window: LoopWindow,
+  request: Omit<FsMountOptions, 'source'>,
+  through: { runner?: NativeRunner } = {},
+): Promise<number> {
   const log = Buffer.alloc(LOG_SIZE);
   const step: [number] = [0];
   const loopFlags = request.readOnly ? NSM_LOOP_READ_ONLY : 0;
-  const ret = await asyncCall<number>(
+  const ret = await (through.runner ?? ON_THE_POOL).call(
     nsm_loop_fs_mount,
     backingFd,
     window.offset,
