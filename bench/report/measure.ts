@@ -27,6 +27,15 @@ export const CONCURRENCY = [1, 4, 16] as const;
 const PING_WARMUP = 1000;
 const PING_ROUNDS = 2;
 const METHOD_WARMUP = 200;
+/**
+ * The root run gives each method's daemon CPU per call, which is held
+ * against the Ping's, so it warms up as long as the Ping does. After 200
+ * calls V8's optimizing compiler still took 15-20% of the daemon's CPU
+ * (perf, a MakeDirectory run): root CPU per call read 0.63 ms
+ * (MakeDirectory), 0.83 (AllocateUserNamespace) and 0.27 (ListMounts)
+ * there, and 0.39-0.42, 0.57-0.62 and 0.20-0.21 in the rounds after it.
+ */
+const ROOT_CPU_WARMUP = PING_WARMUP;
 /** A short run (the bench's own smoke test) warms up no longer than it measures. */
 const warmupFor = (most: number, calls: number) => Math.min(most, calls);
 
@@ -82,7 +91,7 @@ export async function measureReport(ctx: ReportContext, log: (line: string) => v
     // unprivileged - CheckAuthorization compares like with like.
     const polkitRun = await runMultiCall({ address: ctx.address, user: alice, method: 'CheckAuthorization', action, connections: 1, calls: n, warmup: warmupFor(METHOD_WARMUP, n), daemonPid: ctx.daemonPid });
     const polkit = summarize(polkitRun.samples.CheckAuthorization ?? []);
-    const rootRun = await runMultiCall({ address: ctx.address, method, connections: 1, calls: cpuCalls, warmup: warmupFor(METHOD_WARMUP, cpuCalls), parent: rootParent, image: ctx.trustedImage, daemonPid: ctx.daemonPid });
+    const rootRun = await runMultiCall({ address: ctx.address, method, connections: 1, calls: cpuCalls, warmup: warmupFor(ROOT_CPU_WARMUP, cpuCalls), parent: rootParent, image: ctx.trustedImage, daemonPid: ctx.daemonPid });
     const root = summarize(rootRun.samples[method] ?? []);
     const unprivilegedRun = await runMultiCall({ address: ctx.address, user: alice, method, connections: 1, calls: n, warmup: warmupFor(METHOD_WARMUP, n), parent: aliceParent, image: ctx.trustedImage, daemonPid: ctx.daemonPid });
     const unprivileged = summarize(unprivilegedRun.samples[method] ?? []);
