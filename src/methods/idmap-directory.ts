@@ -5,7 +5,7 @@
 import type { MethodDefinition, MethodReply } from '../bus/method';
 import { parseOptions } from '../bus/options';
 import { InvalidArgument, NotOwner } from '../errors';
-import { checkAttachTarget, type OffThread } from '../mounts/attach';
+import { attachAfterFinalCheck, checkAttachTarget, type OffThread } from '../mounts/attach';
 import { requireDirectory } from '../idmap/file-kind';
 import { isForeignId } from '../idmap/foreign-range';
 import { idmapDirectory as idmapDirectoryDomain, type IdmapMode, type ResolvedIdmapMode } from '../idmap/idmap-directory';
@@ -40,8 +40,7 @@ interface Checked {
   target?: TargetNamespace;
   trust: TrustDecision;
   directoryPath: string;
-  /** mayWait: the target's file system may keep a look inside waiting (FUSE, NFS): checked off Node's thread. */
-  attachTo?: { fd: number; path: string; mayWait: boolean };
+  attachTo?: { fd: number; path: string };
 }
 
 export interface IdmapDirectoryDependencies {
@@ -84,7 +83,7 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
       if (params.attachToFd !== undefined) {
         const fd = params.attachToFd;
         targetChecked = asArgument(ATTACH_TO, () => checkAttachTarget(fd, caller.uid, deps.offThread), ['target']);
-        attachTo = { fd, path: directoryPath(fd), mayWait: targetChecked !== undefined };
+        attachTo = { fd, path: directoryPath(fd) };
       }
       // Decides the polkit action; may have to wait for the directory's
       // file system, and then runs on the pool like the target's check.
@@ -127,27 +126,24 @@ export function idmapDirectory(deps: IdmapDirectoryDependencies): MethodDefiniti
     },
     act(params, { caller }, checked) {
       const attachTo = checked.attachTo;
-      if (!attachTo?.mayWait) return actNow(params, caller, checked, deps, { recheckTarget: true });
+      if (!attachTo) return actNow(params, caller, checked, deps);
       // polkit may have taken a while: the target must still be empty and
-      // unmounted, which is looked at off Node's thread first here.
-      const rechecked = checkAttachTarget(attachTo.fd, caller.uid, deps.offThread) ?? Promise.resolve();
-      return rechecked.then(
-        () => actNow(params, caller, checked, deps, { recheckTarget: false }),
-        (err: unknown) => {
-          throw renameArgument(err, ATTACH_TO, ['target']);
+      // unmounted when we attach, and no other call may attach there
+      // between that last look and ours.
+      return attachAfterFinalCheck(
+        {
+          targetFd: attachTo.fd,
+          callerUid: caller.uid,
+          offThread: deps.offThread,
+          checkFailed: (err) => renameArgument(err, ATTACH_TO, ['target']),
         },
+        () => actNow(params, caller, checked, deps),
       );
     },
   };
 }
 
-function actNow(
-  params: Params,
-  caller: { uid: number; gid: number },
-  checked: Checked,
-  deps: IdmapDirectoryDependencies,
-  options: { recheckTarget: boolean },
-): MethodReply {
+function actNow(params: Params, caller: { uid: number; gid: number }, checked: Checked, deps: IdmapDirectoryDependencies): MethodReply {
   let result;
   try {
     result = idmapDirectoryDomain({
@@ -172,9 +168,6 @@ function actNow(
   try {
     const attachTo = checked.attachTo;
     if (attachTo) {
-      // polkit may have taken a while: the target must still be empty
-      // and unmounted when we attach.
-      if (options.recheckTarget) asArgument(ATTACH_TO, () => checkAttachTarget(attachTo.fd, caller.uid), ['target']);
       attached = deps.attachments.attach({
         mountFd,
         targetFd: attachTo.fd,

@@ -15,8 +15,9 @@ import { needsLockedFlags } from '../mounts/lock';
 import { releaseDetachedMounts } from '../mounts/release';
 import { readImage, releaseAbandonedMounts, type OffThread } from '../image/off-thread-image';
 import type { UserNamespaceAllocator } from '../userns/allocator';
-import { asArgument } from './argument-errors';
-import { dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
+import { asArgument, renameArgument } from './argument-errors';
+import { attachAfterFinalCheck } from '../mounts/attach';
+import { ATTACH_TO_OPTION, dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
 import { checkTargetNamespace } from '../idmap/target-namespace';
 import { ACTIONS } from '../polkit/actions';
 
@@ -118,14 +119,27 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
         if (plan.attachTarget) {
           // dissect() chose the attached partition among those mounted.
           const entry = mounted.find((m) => m.designator === contents.attachDesignator)!;
-          const record = deps.attachments.attach({
-            mountFd: entry.mountFd,
-            targetFd: plan.attachTarget.fd,
-            targetPath: plan.attachTarget.path,
-            ownerUid: caller.uid,
-            source: plan.trust.path,
-            kind: `image:${entry.designator}`,
-          });
+          const target = plan.attachTarget;
+          // polkit and the image took a while: the target must still be
+          // empty and unmounted when we attach, and no other call may
+          // attach there between that last look and ours.
+          const record = await attachAfterFinalCheck(
+            {
+              targetFd: target.fd,
+              callerUid: caller.uid,
+              offThread: deps.offThread,
+              checkFailed: (err) => renameArgument(err, ATTACH_TO_OPTION, ['target']),
+            },
+            () =>
+              deps.attachments.attach({
+                mountFd: entry.mountFd,
+                targetFd: target.fd,
+                targetPath: target.path,
+                ownerUid: caller.uid,
+                source: plan.trust.path,
+                kind: `image:${entry.designator}`,
+              }),
+          );
           undo = () => deps.attachments.withdraw(record, entry.mountFd);
         }
       } catch (err) {

@@ -65,6 +65,73 @@ export function checkAttachTarget(fd: number, callerUid: number, offThread?: Off
   if (!isDirectoryEmpty(fd)) throw notEmpty();
 }
 
+/** Calls attaching at a directory (by its dev:ino) right now, each waiting for the one before. */
+const targetsInUse = new Map<string, Promise<void>>();
+
+export interface FinalCheck {
+  targetFd: number;
+  callerUid: number;
+  offThread?: OffThread;
+  /** What a failed check is thrown as (the method names its argument). */
+  checkFailed?: (err: unknown) => unknown;
+}
+
+/**
+ * The last look at an attach target (checkAttachTarget: still empty, not
+ * mounted over) and `attach`, which must record and attach without
+ * yielding, done as one step with respect to every other call attaching
+ * at the same directory. On a target whose look runs on the pool (FUSE,
+ * NFS), two calls could otherwise both pass their look and then both
+ * attach, the second mount stacked on the first. Only calls for the same
+ * directory wait for each other, and nothing else is held meanwhile (not
+ * the registry lock, which everyone's calls need); a look that never ends
+ * gives up after the pool's time limit, which bounds the wait of the calls
+ * queued behind it. Done at once, without yielding, when the look needs
+ * no pool and nobody else is attaching there.
+ */
+export function attachAfterFinalCheck<T>(check: FinalCheck, attach: () => T): T | Promise<T> {
+  const checkFailed = check.checkFailed ?? ((err: unknown) => err);
+  const key = targetKey(check.targetFd, checkFailed);
+  const offThread = check.offThread && mayWaitForServer(check.targetFd) ? check.offThread : undefined;
+  if (!offThread && !targetsInUse.has(key)) {
+    try {
+      checkAttachTarget(check.targetFd, check.callerUid);
+    } catch (err) {
+      throw checkFailed(err);
+    }
+    return attach();
+  }
+  const before = targetsInUse.get(key);
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const queue = before ? before.then(() => mine) : mine;
+  targetsInUse.set(key, queue);
+  const run = async (): Promise<T> => {
+    try {
+      await before;
+      try {
+        await checkAttachTarget(check.targetFd, check.callerUid, check.offThread);
+      } catch (err) {
+        throw checkFailed(err);
+      }
+      return attach();
+    } finally {
+      done();
+      if (targetsInUse.get(key) === queue) targetsInUse.delete(key);
+    }
+  };
+  return run();
+}
+
+function targetKey(fd: number, checkFailed: (err: unknown) => unknown): string {
+  try {
+    const stats = requireDirectory(fd, 'target');
+    return `${stats.dev}:${stats.ino}`;
+  } catch (err) {
+    throw checkFailed(err);
+  }
+}
+
 const alreadyMounted = () => new AlreadyMounted('the target directory is already a mount point');
 const notEmpty = () => new NotEmpty('the target directory is not empty');
 

@@ -1,8 +1,10 @@
 # A FUSE file system whose server can stop answering, driven by
 # test/helpers/hanging-fuse.ts (which documents what it serves). Lines on
 # stdin: "hang" holds back every request but FLUSH and RELEASE from then on,
-# "hang-all" holds those too, "release" answers everything again; each
-# command is echoed once it took effect. A held request prints
+# "hang-all" holds those too, "hang-op OP" holds requests of OP only,
+# "release" answers everything again, "release-held" answers the requests
+# held so far but keeps holding new ones; each command is echoed once it
+# took effect. A held request prints
 # "held OP PATH" and is answered anyway after HOLD_LIMIT seconds, so no
 # process waits on this server for longer than that, whatever the test does.
 import errno
@@ -26,7 +28,7 @@ CLOSES = {"flush", "release", "releasedir"}
 
 lock = threading.Lock()
 answered = threading.Condition(lock)
-holding = {"mode": None}  # None, "hang" or "hang-all"
+holding = {"mode": None, "op": None, "tickets": 0, "released": 0}  # mode: None, "hang", "hang-all" or "hang-op"
 
 
 def say(line):
@@ -35,21 +37,27 @@ def say(line):
         sys.stdout.flush()
 
 
-def must_hold(op):
+def must_hold(op, ticket):
     mode = holding["mode"]
+    if ticket <= holding["released"]:
+        return False
+    if mode == "hang-op":
+        return op == holding["op"]
     return mode == "hang-all" or (mode == "hang" and op not in CLOSES)
 
 
 class Hanging(Operations):
     def __call__(self, op, *args):
         with lock:
-            if must_hold(op):
+            holding["tickets"] += 1
+            ticket = holding["tickets"]
+            if must_hold(op, ticket):
                 sys.stdout.write("held %s %s\n" % (op, args[0] if args else ""))
                 sys.stdout.flush()
                 deadline = time.monotonic() + hold_limit
-                while must_hold(op) and time.monotonic() < deadline:
+                while must_hold(op, ticket) and time.monotonic() < deadline:
                     answered.wait(deadline - time.monotonic())
-                if must_hold(op):
+                if must_hold(op, ticket):
                     sys.stdout.write("gave-up %s\n" % op)
                     sys.stdout.flush()
         return super().__call__(op, *args)
@@ -90,7 +98,12 @@ def control():
     for line in sys.stdin:
         word = line.strip()
         with lock:
-            holding["mode"] = word if word in ("hang", "hang-all") else None
+            if word == "release-held":
+                holding["released"] = holding["tickets"]
+            elif word.startswith("hang-op "):
+                holding["mode"], holding["op"] = "hang-op", word.split(" ", 1)[1]
+            else:
+                holding["mode"] = word if word in ("hang", "hang-all") else None
             answered.notify_all()
         say(word)
     with lock:

@@ -61,8 +61,11 @@ export interface HangingFuse {
    * first `since` ones, once the server holds it; rejects after `timeoutMs`.
    */
   waitForHeld(options?: { op?: string; since?: number; timeoutMs?: number }): Promise<string>;
-  hang(options?: { closes?: boolean }): Promise<void>;
+  /** Holds every request from now on but closes (all of them with `closes`), or only requests of `op`. */
+  hang(options?: { closes?: boolean; op?: string }): Promise<void>;
   release(): Promise<void>;
+  /** Answers the requests held so far, and keeps holding new ones as before. */
+  releaseHeld(): Promise<void>;
   /** Fails every request in flight and every later one (ENOTCONN): a server gone for good. */
   abort(): void;
   /** Aborts, unmounts and ends the server; safe to call twice. */
@@ -197,8 +200,9 @@ export async function startHangingFuse(options: HangingFuseOptions): Promise<Han
         await sleep(25);
       }
     },
-    hang: ({ closes = false } = {}) => command(closes ? 'hang-all' : 'hang'),
+    hang: ({ closes = false, op }: { closes?: boolean; op?: string } = {}) => command(op ? `hang-op ${op}` : closes ? 'hang-all' : 'hang'),
     release: () => command('release'),
+    releaseHeld: () => command('release-held'),
     abort,
     stop() {
       stopped ??= (async () => {
