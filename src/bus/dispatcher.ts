@@ -238,7 +238,7 @@ export class Dispatcher {
           sender: caller.sender,
           uid: caller.uid,
           action: choice.action,
-          details: choice.details,
+          details: typeof choice.details === 'function' ? choice.details() : choice.details,
           interactive: ctx.interactive,
         });
         log.polkit = result.kind === 'denied' && result.cause ? `unreachable: ${result.cause}` : result.kind;

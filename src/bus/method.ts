@@ -7,8 +7,12 @@ import type { ActionId } from '../polkit/actions';
 export interface ActionChoice {
   /** One of the ids in src/polkit/actions.ts. */
   action: ActionId;
-  /** Details shown by polkit agents and visible to rules. */
-  details: Record<string, string>;
+  /**
+   * Details shown by polkit agents and visible to rules. As a function, they
+   * are worked out only when polkit is asked: never for root, whom the
+   * dispatcher authorizes without polkit.
+   */
+  details: Record<string, string> | (() => Record<string, string>);
 }
 
 export interface MethodReply {

@@ -46,11 +46,12 @@ export function makeDirectory(deps: MakeDirectoryDependencies = {}): MethodDefin
     chooseAction(params) {
       return {
         action: ACTIONS.makeDirectory,
-        details: {
+        // A readlink of the parent that a root call has no use for.
+        details: () => ({
           parent: directoryPath(params.parentFd),
           name: params.name,
           mode: `0${(params.mode & 0o775).toString(8)}`,
-        },
+        }),
       };
     },
     act(params, { caller }) {
