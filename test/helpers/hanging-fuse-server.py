@@ -17,7 +17,10 @@ import time
 from fusepy import FUSE, FuseOSError, Operations
 
 mountpoint, backing, uid, gid, hold_limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-default_permissions = len(sys.argv) > 6 and sys.argv[6] == "default_permissions"
+flags = set(sys.argv[6:])
+default_permissions = "default_permissions" in flags
+# image.img takes writes (into the backing file); the directories stay read-only.
+writable = "writable" in flags
 # The foreign range's root (2147352576), which owns portable homes and container trees.
 FOREIGN_ROOT = 2147352576
 DIRS = {"/": (0, 0), "/dir": (uid, gid), "/dir/sub": (uid, gid), "/dir/foreign": (FOREIGN_ROOT, FOREIGN_ROOT)}
@@ -70,7 +73,7 @@ class Hanging(Operations):
             return dict(st_mode=stat.S_IFDIR | 0o755, st_nlink=2, st_uid=owner, st_gid=group, st_size=0, **times)
         if path == "/image.img":
             size = os.stat(backing).st_size
-            return dict(st_mode=stat.S_IFREG | 0o644, st_nlink=1, st_uid=uid, st_gid=gid, st_size=size, **times)
+            return dict(st_mode=stat.S_IFREG | (0o664 if writable else 0o644), st_nlink=1, st_uid=uid, st_gid=gid, st_size=size, **times)
         raise FuseOSError(errno.ENOENT)
 
     def readdir(self, path, fh):
@@ -83,6 +86,21 @@ class Hanging(Operations):
         with open(backing, "rb") as f:
             f.seek(offset)
             return f.read(size)
+
+    def write(self, path, data, offset, fh):
+        if not writable or path != "/image.img":
+            raise FuseOSError(errno.EROFS)
+        with open(backing, "r+b") as f:
+            f.seek(offset)
+            return f.write(data)
+
+    def truncate(self, path, length, fh=None):
+        if not writable or path != "/image.img":
+            raise FuseOSError(errno.EROFS)
+        os.truncate(backing, length)
+
+    def fsync(self, path, datasync, fh):
+        return 0
 
     def flush(self, path, fh):
         return 0
@@ -118,5 +136,5 @@ say("ready")
 # default_permissions the kernel checks permissions itself, from attributes
 # it refreshes first (GETATTR), on every directory a path walk passes.
 options = dict(default_permissions=True) if default_permissions else {}
-FUSE(Hanging(), mountpoint, foreground=True, allow_other=True, ro=True,
+FUSE(Hanging(), mountpoint, foreground=True, allow_other=True, ro=not writable,
      attr_timeout=0, entry_timeout=0, negative_timeout=0, fsname="nsmtest-hanging", **options)

@@ -1,7 +1,8 @@
 // A real FUSE file system (python3-fusepy, test/helpers/hanging-fuse-server.py)
 // whose server can stop answering, for tests of what a caller's file on
 // such a file system does to nsmountd. It serves, read-only:
-//   image.img   the bytes of a real file (`backing`), owned by `owner`
+//   image.img   the bytes of a real file (`backing`), owned by `owner`,
+//               read-only unless `writable`
 //   dir/, dir/sub/   directories owned by `owner`
 //   dir/foreign/     a directory owned by the foreign range's root
 // hang() holds back every request from then on (lookup, getattr, open,
@@ -43,6 +44,8 @@ export interface HangingFuseOptions {
    * directory a path walk passes, ".." included.
    */
   defaultPermissions?: boolean;
+  /** image.img takes writes, into `backing` (mode 0664, so its owner may open it read-write); the directories stay read-only. */
+  writable?: boolean;
 }
 
 export interface HangingFuse {
@@ -118,6 +121,7 @@ export async function startHangingFuse(options: HangingFuseOptions): Promise<Han
       String(options.owner.gid),
       String(holdLimitSec),
       ...(options.defaultPermissions ? ['default_permissions'] : []),
+      ...(options.writable ? ['writable'] : []),
     ],
     { stdio: 'pipe' },
   );

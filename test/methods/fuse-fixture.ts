@@ -22,7 +22,7 @@ export interface FuseFixture {
 }
 
 /** Registers the file's hooks: the FUSE file system is aborted and gone before the stack stops. */
-export function useHangingFuse(stackOptions: TestStackOptions, fuseOptions: { defaultPermissions?: boolean } = {}): FuseFixture {
+export function useHangingFuse(stackOptions: TestStackOptions, fuseOptions: { defaultPermissions?: boolean; writable?: boolean } = {}): FuseFixture {
   let fuse: HangingFuse | undefined;
   let base: string | undefined;
   test.before(async () => {
