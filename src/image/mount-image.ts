@@ -4,13 +4,15 @@
 // mount holds the device, so the device lives exactly as long as the mount.
 // Every step that reads the image (dissection, LOOP_CONFIGURE, creating the
 // superblock) and every close of a mount made here runs on libuv's pool,
-// unless the caller's runner says the image cannot wait on a server: the
-// image may be a caller's file on a FUSE or NFS server that never answers
-// (src/native/off-thread.ts), and so may the backing file of a loop device
-// under an image that looks local (src/native/file-system-server.ts).
+// except the dissection when the caller's runner says the image cannot
+// wait on a server: the image may be a caller's file on a FUSE or NFS
+// server that never answers (src/native/off-thread.ts), and so may the
+// backing file of a loop device under an image that looks local
+// (src/native/file-system-server.ts). Mounting and unmounting stay on the
+// pool even then: they sleep in the kernel (native/fsmount.ts).
 import { BadImage, InvalidArgument, NotSupported, NoMountablePartition, SystemError } from '../errors';
 import { Errno } from '../native/errno';
-import { closeQuietly } from '../native/fd';
+import { closeOffThread, closeQuietly } from '../native/fd';
 import { ON_THE_POOL, type NativeRunner } from '../native/native-runner';
 import { statFdCached } from '../native/stat';
 import { createUserNamespace } from '../native/userns';
@@ -54,7 +56,7 @@ export interface MountImageOptions {
   dissected?: DissectedImage;
   /** Aborted once nobody waits for the answer: stop before the next step, taking back what was made. */
   signal?: AbortSignal;
-  /** Where the steps that read the image run; absent: on libuv's pool. */
+  /** Where the dissection's reads run; absent: on libuv's pool. */
   runner?: NativeRunner;
 }
 
@@ -153,13 +155,7 @@ function idmapRootOwner(mountFd: number, as: { uid: number; gid: number }, drive
   }
 }
 
-async function mountPartition(
-  fd: number,
-  partition: DissectedPartition,
-  options: MountImageOptions,
-  through: { readOnlyFd: boolean; runner: NativeRunner },
-): Promise<MountedPartition> {
-  const { readOnlyFd, runner } = through;
+async function mountPartition(fd: number, partition: DissectedPartition, options: MountImageOptions, readOnlyFd: boolean): Promise<MountedPartition> {
   const fs = mountableFileSystem(partition);
   const readOnly = options.readOnly || readOnlyFd || fs.alwaysReadOnly || partition.readOnlyFlag;
   const resolved = resolveMountOptions(parseMountOptions(options.mountOptions ?? ''), fs, { readOnly });
@@ -175,7 +171,7 @@ async function mountPartition(
         noexec: resolved.attributes.noexec,
         atime: resolved.attributes.atime,
         nodiratime: resolved.attributes.nodiratime,
-      }, { runner });
+      });
     } catch (error) {
       throw translateMountError(error, partition, fs);
     }
@@ -194,8 +190,9 @@ async function mountPartition(
       mountFd = lockMountFlags(unlocked, { recursive: false });
     }
   } catch (error) {
-    // The last reference: unmounting it may write to the device, and so to the image.
-    await runner.close(mountFd);
+    // The last reference: unmounting it may write to the device, and so to
+    // the image, and sleeps in the kernel however local the image is.
+    if (mountFd >= 0) await closeOffThread(mountFd);
     throw error;
   }
   return {
@@ -229,10 +226,10 @@ export async function mountImage(options: MountImageOptions): Promise<MountedPar
   const mounted: MountedPartition[] = [];
   try {
     for (const partition of selected) {
-      mounted.push(await mountPartition(options.imageFd, partition, options, { readOnlyFd: info.readOnly, runner }));
+      mounted.push(await mountPartition(options.imageFd, partition, options, info.readOnly));
     }
   } catch (error) {
-    await Promise.all(mounted.map((m) => runner.close(m.mountFd)));
+    await Promise.all(mounted.map((m) => closeOffThread(m.mountFd)));
     throw error;
   }
   return mounted;

@@ -2,8 +2,10 @@
 // idmapped through one of the caller's namespaces, optionally with the root
 // partition attached at a directory of the caller's. Everything that reads
 // the image runs off the event loop, within [daemon] io_timeout_sec and the
-// caller's share of the pool (src/native/off-thread.ts): the image may be
-// on a FUSE or NFS server that never answers.
+// caller's share of the pool (src/native/off-thread.ts), when the image may
+// be on a FUSE or NFS server that never answers. An image on a local disk
+// or memory file system is read on Node's thread; only LOOP_CONFIGURE and
+// the mount, which sleep in the kernel, take one hop to the pool.
 import type { MethodDefinition, MethodReply } from '../bus/method';
 import { parseOptions } from '../bus/options';
 import type { Config } from '../config';

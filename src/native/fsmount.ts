@@ -1,5 +1,5 @@
 import { NSM_LOOP_READ_ONLY, nsm_fs_mount, nsm_fs_mount_step_name, nsm_loop_fs_mount } from './bindings';
-import { ON_THE_POOL, type NativeRunner } from './native-runner';
+import { asyncCall } from './off-thread';
 import { SystemError } from '../errors';
 import {
   MOUNT_ATTR_NOATIME,
@@ -70,23 +70,22 @@ export interface LoopWindow {
 
 /**
  * Attaches `backingFd` (used as it is, never reopened by path) to a free
- * autoclear loop device and mounts `request.fstype` from it in one native
- * call, run by `through.runner` (default: on libuv's pool): both read the
- * backing file, which may be a caller's on a FUSE or NFS server that never
- * answers (native-runner.ts). Returns the
+ * autoclear loop device and mounts `request.fstype` from it, on libuv's
+ * pool in one trip: both read the backing file, which may be a caller's
+ * on a FUSE or NFS server that never answers (off-thread.ts). Even for a
+ * file on a local disk it stays off Node's thread: the mount sleeps in the
+ * kernel for the loop device's reads and for the kernel threads the file
+ * system starts (ext4's workqueues), milliseconds on a loaded machine, at
+ * no CPU cost; on Node's thread that stalled every other call (measured in
+ * docs/PERFORMANCE.md, "Mount on Node's thread"). Returns the
  * detached mount fd; the device lives exactly as long as the mount. A
  * failed attach is an FsMountError of step 'loop'.
  */
-export async function loopFsMount(
-  backingFd: number,
-  window: LoopWindow,
-  request: Omit<FsMountOptions, 'source'>,
-  through: { runner?: NativeRunner } = {},
-): Promise<number> {
+export async function loopFsMount(backingFd: number, window: LoopWindow, request: Omit<FsMountOptions, 'source'>): Promise<number> {
   const log = Buffer.alloc(LOG_SIZE);
   const step: [number] = [0];
   const loopFlags = request.readOnly ? NSM_LOOP_READ_ONLY : 0;
-  const ret = await (through.runner ?? ON_THE_POOL).call(
+  const ret = await asyncCall<number>(
     nsm_loop_fs_mount,
     backingFd,
     window.offset,
