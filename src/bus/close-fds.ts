@@ -5,11 +5,11 @@
 // and a block device flushes its cache: those fds are closed on libuv's
 // pool, as a patient OffThread job charged to the caller's uid, so a
 // server that never answers holds one of that caller's pool threads and
-// nothing else. Directories, O_PATH fds, namespace fds and files on local
-// file systems are closed at once, as before.
+// nothing else. So is any other fd on such a file system (a directory, an
+// O_PATH fd), which may hold the last reference of a detached mount.
+// Namespace fds and fds on local file systems are closed at once.
 import fs from 'node:fs';
-import { closeOffThread, closeQuietly, fdStatusFlags } from '../native/fd';
-import { O_PATH } from '../native/flags';
+import { closeOffThread, closeQuietly } from '../native/fd';
 import { mayWaitForServer } from '../native/file-system-server';
 import type { OffThread } from '../native/off-thread';
 import { statFdCached, type CachedStat } from '../native/stat';
@@ -33,16 +33,15 @@ export function closeMayWait(fd: number): boolean {
   } catch {
     return false; // Not an open fd: close only reports that.
   }
-  if (stats.isDirectory() || stats.isFIFO() || stats.isSymbolicLink()) return false;
   if (stats.isSocket() || stats.isCharacterDevice() || stats.isBlockDevice()) return true;
-  if (!stats.isFile()) return false;
-  if (isNamespaceFd(stats)) return false;
-  try {
-    // An O_PATH fd was never opened for I/O: closing it flushes nothing.
-    if ((fdStatusFlags(fd) & O_PATH) !== 0) return false;
-  } catch {
-    return false;
-  }
+  if (stats.isFile() && isNamespaceFd(stats)) return false;
+  // Any fd, a directory or an O_PATH fd too, holds its mount. When it is
+  // the last reference of a mount that is no longer attached (Unmount
+  // detached it, or the caller passed an fd of a detached mount and kept
+  // no copy), closing it shuts the file system down, and a read-write one
+  // writes back first: an ext4 on a loop device whose file is on FUSE
+  // waits for that server. So whatever is on a file system that may wait
+  // is closed on the pool; on a local one nothing can.
   return mayWaitForServer(fd);
 }
 

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { closeMayWait } from '../../src/bus/close-fds';
 import { closeQuietly } from '../../src/native/fd';
 import { O_PATH } from '../../src/native/flags';
+import { openTreeClone } from '../../src/native/mount-api';
+import { rootTest } from '../helpers/root';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsmountd-close-fds-'));
 fs.writeFileSync(path.join(dir, 'file'), 'local');
@@ -41,4 +43,18 @@ test('closing a socket may wait (SO_LINGER)', async (t) => {
   if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
   // The server's own fd; it is not closed here.
   t.true(closeMayWait((server as unknown as { _handle: { fd: number } })._handle.fd));
+});
+
+// Its last fd takes the mount down with it, which on a read-write file
+// system writes back (unmount-fuse.test.ts has one on a hanging server).
+rootTest('closing a directory of a detached mount may wait', (t) => {
+  const dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  let mountFd: number | undefined;
+  try {
+    mountFd = openTreeClone(dirFd, { recursive: false });
+    t.true(closeMayWait(mountFd));
+  } finally {
+    closeQuietly(mountFd);
+    closeQuietly(dirFd);
+  }
 });

@@ -17,6 +17,8 @@ import path from 'node:path';
 import { rootSkipReason, rootTest } from '../helpers/root';
 import { callAs, v } from '../helpers/call';
 import { alice } from '../helpers/users';
+import { runAsUser } from '../helpers/as-user';
+import { PACKAGE_ROOT } from '../helpers/paths';
 import { allowUntrustedImages } from '../helpers/polkit-rules';
 import { loopDevicesUnder } from '../helpers/images';
 import { callWithFds, delay, pingAsBob, useHangingFuse, type FdCall } from './fuse-fixture';
@@ -121,4 +123,41 @@ rootTest.serial('Unmount of a read-write image on a hanging FUSE file system att
     target: () => aliceDir('target-c'),
   });
   t.deepEqual(loopDevicesUnder(fixture.base()), [], 'loop devices of the image');
+});
+
+// The last reference: when the caller keeps no fd of the mount point once
+// its Unmount is sent (test/clients/unmount-letting-go.py), the daemon's
+// copy of it is the detached mount's last reference, and closing it shuts
+// the ext4 down, which writes to the loop device, whose file is on the
+// server. That close used to happen on Node's thread: bob's Ping got no
+// answer until the server did.
+const LETTING_GO = path.join(PACKAGE_ROOT, 'test/clients/unmount-letting-go.py');
+
+rootTest.serial("Unmount of a read-write image on a hanging FUSE file system, the daemon's fd being its last reference", async (t) => {
+  const target = aliceDir('target-d');
+  const fds = [fs.openSync(fuse().image, 'r+'), openDir(target)];
+  const attach: FdCall = { member: 'Mount', signature: 'ha{sv}', body: [{ $fd: 3 }, { ReadOnly: v('b', false), AttachTo: v('h', { $fd: 4 }) }] };
+  const attached = await callWithFds(alice, stack.address, attach, fds, 30000);
+  for (const fd of fds) fs.closeSync(fd);
+  t.like(attached, { ok: true }, 'attached while the server answers');
+  const mountPoint = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  let released = false;
+  try {
+    await fuse().hang({ closes: true });
+    const client = runAsUser(alice, ['/usr/bin/python3', LETTING_GO, stack.address], { fds: [mountPoint], timeoutMs: 90000 });
+    // The client has its own copy now.
+    fs.closeSync(mountPoint);
+    await fuse().waitForHeld({ timeoutMs: 20000 });
+    const ping = await pingAsBob(stack.address);
+    t.true(ping.ok, `bob's Ping while the last fd of alice's unmounted image closes: ${JSON.stringify(ping)}`);
+    const result = await client;
+    t.like(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}'), { ok: true }, 'the Unmount');
+    await fuse().release();
+    released = true;
+    for (let i = 0; i < 200 && loopDevicesUnder(fixture.base()).length > 0; i++) await delay(50);
+    t.deepEqual(loopDevicesUnder(fixture.base()), [], 'loop devices of the image');
+    t.deepEqual(mountsAt(target), [], 'mounts at the target');
+  } finally {
+    if (!released) await fuse().release();
+  }
 });
