@@ -66,6 +66,8 @@ async function unmountWhileHeld(t: ExecutionContext, c: Case): Promise<void> {
   const fds = [c.openSource(), openDir(target)];
   let mountPoint: number | undefined;
   let released = false;
+  // Before the attach: its message fds on FUSE are closed on the pool, a little later.
+  const fdsBefore = stack.daemon.fdCount();
   try {
     const attached = await callWithFds(alice, stack.address, c.attach, fds, 30000);
     t.like(attached, { ok: true }, 'attached while the server answers');
@@ -75,7 +77,6 @@ async function unmountWhileHeld(t: ExecutionContext, c: Case): Promise<void> {
     // for FLUSH.
     for (const fd of fds.splice(0)) fs.closeSync(fd);
     mountPoint = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    const fdsBefore = stack.daemon.fdCount();
     await fuse().hang({ closes: true });
     const answer = callWithFds(alice, stack.address, UNMOUNT, [mountPoint], 30000);
     // Whether or not the Unmount waits on the server, bob is answered.
