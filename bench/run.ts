@@ -6,9 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startTestStack } from '../test/helpers/stack';
+import { execFileSync } from 'node:child_process';
+import { startTestStack, type TestStack, type TestStackOptions } from '../test/helpers/stack';
 import { BUS_POLICY, PACKAGE_ROOT } from '../test/helpers/paths';
-import { measureScale, renderScale, scaleTargets, type ScaleReport } from './report/scale';
+import { measureScale, renderScale, scaleTargets, type ScaleDaemon, type ScaleReport } from './report/scale';
 import { alice, bob } from '../test/helpers/users';
 import { makeExt4 } from '../test/helpers/images';
 import { FRESH_IDLE, idleRss } from './report/idle-rss';
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
       'cpu-calls': { type: 'string', default: '1500' },
       /** Live namespaces and attachments (each) of the scale benchmark's second measurement. */
       scale: { type: 'string', default: '1500' },
+      /** Alternating rounds of the scale benchmark; --cpu-calls are spread over them. */
+      'scale-rounds': { type: 'string', default: '4' },
       only: { type: 'string' },
       out: { type: 'string' },
       /** Write the daemon's V8 CPU profile (node --cpu-prof) into this directory when it exits. */
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
   });
   const wanted = (name: string) => !values.only || values.only.split(',').includes(name);
   const images = trustedImage();
-  const stack = await startTestStack({
+  const stackOptions: TestStackOptions = {
     config:
       `[pool]\nquota_per_uid = 100000\n[mounts]\nattachments_per_uid = 100000\n` +
       `[images]\ndirectories = [${JSON.stringify(images.dir)}]\n`,
@@ -67,7 +70,8 @@ async function main(): Promise<void> {
     // nsmountd's policy, and the fixture's name for the bare dbus-next server of the same run.
     policyFiles: [BUS_POLICY, path.join(PACKAGE_ROOT, 'test/fixtures/org.nsmount.StackTest.conf')],
     daemonNodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [],
-  });
+  };
+  const stack = await startTestStack(stackOptions);
   // Fresh idle: the daemon has answered nothing yet but its start-up.
   const idle = await idleRss(stack.daemon.pid, FRESH_IDLE);
   const scratchDir = fs.mkdtempSync(path.join(stack.baseDir, 'scratch-'));
@@ -93,11 +97,13 @@ async function main(): Promise<void> {
         (line) => process.stdout.write(`report: ${line}\n`),
       );
     }
-    // Last: it leaves thousands of registry records and mounts behind until the stack stops.
+    // Two stacks of its own, stopped before the run ends.
     if (wanted(SCALE)) {
-      scale = await measureScale(
-        { address: stack.address, daemonPid: stack.daemon.pid, scratchDir, users: { alice, bob }, calls: Number(values['cpu-calls']), size: Number(values.scale) },
-        (line) => process.stdout.write(`scale: ${line}\n`),
+      scale = await withScaleDaemons(stackOptions, (daemons) =>
+        measureScale(
+          { ...daemons, users: { alice, bob }, calls: Number(values['cpu-calls']), rounds: Number(values['scale-rounds']), size: Number(values.scale) },
+          (line) => process.stdout.write(`scale: ${line}\n`),
+        ),
       );
     }
   } finally {
@@ -119,6 +125,29 @@ async function main(): Promise<void> {
     const markdown = renderMarkdown(report, 'latency.svg');
     fs.writeFileSync(path.join(dir, 'report.md'), markdown);
     process.stdout.write(`\n${markdown}\nreport written to ${path.join(dir, 'report.md')} and latency.svg\n`);
+  }
+}
+
+/**
+ * The scale section's two daemons, fresh and alike: stacks of their own,
+ * each with a scratch directory on a tmpfs of its own (so one's held
+ * attachments are not on the other's AttachTo source's file system).
+ */
+async function withScaleDaemons<T>(options: TestStackOptions, use: (daemons: { empty: ScaleDaemon; atScale: ScaleDaemon }) => Promise<T>): Promise<T> {
+  const stacks: TestStack[] = [];
+  try {
+    const daemons: ScaleDaemon[] = [];
+    for (let i = 0; i < 2; i++) {
+      const stack = await startTestStack(options);
+      stacks.push(stack);
+      const scratchDir = fs.mkdtempSync(path.join(stack.baseDir, 'scale-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'nsmountd-bench-scale', scratchDir]);
+      daemons.push({ address: stack.address, daemonPid: stack.daemon.pid, scratchDir });
+    }
+    return await use({ empty: daemons[0], atScale: daemons[1] });
+  } finally {
+    // Stopping a stack unmounts what is left below its directory, the tmpfs too.
+    for (const stack of stacks) await stack.stop();
   }
 }
 
