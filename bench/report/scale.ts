@@ -6,8 +6,8 @@
 // Two daemons, each on a stack of its own, measured in alternating rounds
 // like the Ping rounds: "empty" keeps an empty registry, "at scale" holds
 // the other user's records. Both start fresh, get the same untimed warm-up,
-// then take turns (A B, B A, A B, ...), so that JIT compilation still going
-// on and the machine's load changing over minutes fall on both halves alike.
+// then take turns, so that JIT compilation still going on and the
+// machine's load changing over minutes fall on both halves alike.
 // Measured one after the other, minutes apart, the same build gave 1.64x
 // and 0.83x (docs/PERFORMANCE.md). Each daemon's scratch directory is a
 // tmpfs of its own, so the held attachments share the file system of the
@@ -100,13 +100,23 @@ const tally = (run: { samples: Record<string, number[]>; daemonCpuMsPerCall: num
   calls: run.calls,
 });
 
+/**
+ * Untimed calls before each kind's timed ones. A daemon that sat idle
+ * while the other was measured has run its idle collection (a compacting
+ * full GC, src/daemon/idle-collect.ts), and its next calls cost more: with
+ * 20 such calls, whichever daemon came second in a round, after the wait,
+ * paid up to 0.5 ms per call more over 375 AllocateUserNamespace calls.
+ */
+const WARMUP_PER_RUN = 100;
+
 /** The kinds of call the target names, `calls` of each, as root except ListMounts (a caller with 10 records). */
 async function measure(half: Half, users: ScaleContext['users'], calls: number): Promise<Measured> {
   const { address, daemonPid } = half.daemon;
+  const warmup = Math.min(WARMUP_PER_RUN, calls);
   const out: Measured = {};
-  out[ALLOCATE] = tally(await runMultiCall({ address, method: 'AllocateUserNamespace', connections: 1, calls, daemonPid }), 'AllocateUserNamespace');
-  Object.assign(out, await attachThenUnmount(half, calls));
-  out[LIST] = tally(await runMultiCall({ address, user: users.alice, method: 'ListMounts', connections: 1, calls, daemonPid }), 'ListMounts');
+  out[ALLOCATE] = tally(await runMultiCall({ address, method: 'AllocateUserNamespace', connections: 1, calls, warmup, daemonPid }), 'AllocateUserNamespace');
+  Object.assign(out, await attachThenUnmount(half, calls, warmup));
+  out[LIST] = tally(await runMultiCall({ address, user: users.alice, method: 'ListMounts', connections: 1, calls, warmup, daemonPid }), 'ListMounts');
   return out;
 }
 
@@ -117,13 +127,15 @@ const ATTACH_BATCH = 100;
  * IdmapDirectory with AttachTo and Unmount, each with a daemon CPU figure
  * of its own: batches of at most ATTACH_BATCH attachments, then their unmounts.
  */
-async function attachThenUnmount(half: Half, calls: number): Promise<Measured> {
+async function attachThenUnmount(half: Half, calls: number, firstWarmup: number): Promise<Measured> {
   const out: Measured = { [ATTACH]: { samples: [], cpuMs: 0, calls: 0 }, [UNMOUNT]: { samples: [], cpuMs: 0, calls: 0 } };
-  const common = { address: half.daemon.address, connections: 1, warmup: 5, parent: half.dirs.root, daemonPid: half.daemon.daemonPid };
+  const common = { address: half.daemon.address, connections: 1, parent: half.dirs.root, daemonPid: half.daemon.daemonPid };
   for (let done = 0; done < calls; ) {
     const batch = Math.min(ATTACH_BATCH, calls - done);
+    // The unmounts' warm-up removes as many attachments as the attaches' warm-up made.
+    const warmup = done === 0 ? firstWarmup : 5;
     for (const [key, method, label] of [[ATTACH, 'AttachTo', 'IdmapDirectory+AttachTo'], [UNMOUNT, 'UnmountAttached', 'Unmount']] as const) {
-      const run = tally(await runMultiCall({ ...common, calls: batch, method }), label);
+      const run = tally(await runMultiCall({ ...common, calls: batch, warmup, method }), label);
       out[key].samples.push(...run.samples);
       out[key].cpuMs += run.cpuMs;
       out[key].calls += run.calls;
@@ -175,17 +187,21 @@ export async function measureScale(ctx: ScaleContext, log: (line: string) => voi
     const populateSeconds = (Date.now() - started) / 1000;
     log(`${ctx.size} namespaces + ${ctx.size} attachments made in ${populateSeconds.toFixed(1)} s; ${ctx.rounds} rounds of ${Math.ceil(ctx.calls / ctx.rounds)} calls of each kind per daemon, after ${warmupCalls} untimed`);
 
+    // Every timed measurement of a daemon comes right after one of the
+    // other's, so each sat idle exactly as long. Alternating A B, B A
+    // instead left the second of a round idle twice as long, and that one
+    // paid up to 0.5 ms more per AllocateUserNamespace call in every round
+    // (not explained yet; the idle collection and the 30 s reclaim sweep
+    // are the suspects); hence the untimed pass of the empty daemon first.
+    const perRound = Math.ceil(ctx.calls / ctx.rounds);
+    await measure(empty, ctx.users, perRound);
     const totals = { empty: {} as Measured, atScale: {} as Measured };
     const rounds: Record<string, { emptyCpuMs: number; atScaleCpuMs: number }[]> = Object.fromEntries(CALLS.map((c) => [c, []]));
-    const perRound = Math.ceil(ctx.calls / ctx.rounds);
     for (let round = 0; round < ctx.rounds; round++) {
-      // A B, then B A: whichever goes first in a round does not always go first.
-      const order = round % 2 === 0 ? (['empty', 'atScale'] as const) : (['atScale', 'empty'] as const);
-      const measured: Partial<Record<'empty' | 'atScale', Measured>> = {};
-      for (const which of order) measured[which] = await measure(which === 'empty' ? empty : atScale, ctx.users, perRound);
+      const measured = { atScale: await measure(atScale, ctx.users, perRound), empty: await measure(empty, ctx.users, perRound) };
       for (const call of CALLS) {
-        const e = measured.empty![call];
-        const s = measured.atScale![call];
+        const e = measured.empty[call];
+        const s = measured.atScale[call];
         rounds[call].push({ emptyCpuMs: e.cpuMs / e.calls, atScaleCpuMs: s.cpuMs / s.calls });
         for (const [which, m] of [['empty', e], ['atScale', s]] as const) {
           const total = (totals[which][call] ??= { samples: [], cpuMs: 0, calls: 0 });
@@ -194,7 +210,7 @@ export async function measureScale(ctx: ScaleContext, log: (line: string) => voi
           total.calls += m.calls;
         }
       }
-      log(`round ${round + 1} (${order.join(' then ')}): ${CALLS.map((c) => `${c} ${formatRound(rounds[c][round])}`).join(', ')}`);
+      log(`round ${round + 1}: ${CALLS.map((c) => `${c} ${formatRound(rounds[c][round])}`).join(', ')}`);
     }
     const emptyFloorMs = openTreeCpuMs(path.join(empty.dirs.root, 'source'));
     const atScaleFloorMs = openTreeCpuMs(path.join(atScale.dirs.root, 'source'));
@@ -243,7 +259,7 @@ export function renderScale(scale: ScaleReport): string[] {
     `## Scale: empty registry vs ${scale.namespaces} live namespaces + ${scale.attachments} attachments`,
     '',
     `Two daemons on stacks of their own, one with an empty registry and one holding another user's ${scale.namespaces} namespaces and ${scale.attachments} attachments ` +
-      `(made in ${scale.populateSeconds.toFixed(1)} s, one call after another), measured in alternating rounds after ${scale.warmupCalls ?? 0} untimed calls of each kind on each.`,
+      `(made in ${scale.populateSeconds.toFixed(1)} s, one call after another), measured in alternating rounds (at scale, then empty) after ${scale.warmupCalls ?? 0} untimed calls of each kind on each.`,
     '',
     '| call | empty: CPU ms/call | empty: p50 ms | at scale: CPU ms/call | at scale: p50 ms | CPU ratio | p50 ratio | CPU ratio per round |',
     '|---|---:|---:|---:|---:|---:|---:|---|',
