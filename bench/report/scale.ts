@@ -43,7 +43,8 @@ export interface ScaleReport {
   rows: ScaleRow[];
   /**
    * CPU ms of one open_tree(OPEN_TREE_CLONE) + close of the directory
-   * IdmapDirectory maps, in this process, at both sizes. The kernel walks
+   * IdmapDirectory maps, in this process, at both sizes (mean of one
+   * measurement after every round). The kernel walks
    * every mount attached below the source's mount (has_locked_children),
    * and the held attachments sit on the same file system as the source.
    */
@@ -196,6 +197,7 @@ export async function measureScale(ctx: ScaleContext, log: (line: string) => voi
     const perRound = Math.ceil(ctx.calls / ctx.rounds);
     await measure(empty, ctx.users, perRound);
     const totals = { empty: {} as Measured, atScale: {} as Measured };
+    const floors = { empty: [] as number[], atScale: [] as number[] };
     const rounds: Record<string, { emptyCpuMs: number; atScaleCpuMs: number }[]> = Object.fromEntries(CALLS.map((c) => [c, []]));
     for (let round = 0; round < ctx.rounds; round++) {
       const measured = { atScale: await measure(atScale, ctx.users, perRound), empty: await measure(empty, ctx.users, perRound) };
@@ -210,10 +212,14 @@ export async function measureScale(ctx: ScaleContext, log: (line: string) => voi
           total.calls += m.calls;
         }
       }
-      log(`round ${round + 1}: ${CALLS.map((c) => `${c} ${formatRound(rounds[c][round])}`).join(', ')}`);
+      // The kernel's share in every round, beside the daemon's: under load it moves with the round.
+      floors.empty.push(openTreeCpuMs(path.join(empty.dirs.root, 'source')));
+      floors.atScale.push(openTreeCpuMs(path.join(atScale.dirs.root, 'source')));
+      log(`round ${round + 1}: ${CALLS.map((c) => `${c} ${formatRound(rounds[c][round])}`).join(', ')}; open_tree floor ${floors.empty[round].toFixed(3)} -> ${floors.atScale[round].toFixed(3)} ms`);
     }
-    const emptyFloorMs = openTreeCpuMs(path.join(empty.dirs.root, 'source'));
-    const atScaleFloorMs = openTreeCpuMs(path.join(atScale.dirs.root, 'source'));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const emptyFloorMs = mean(floors.empty);
+    const atScaleFloorMs = mean(floors.atScale);
     const of = (t: Tally) => ({ stats: summarize(t.samples), cpuMsPerCall: t.cpuMs / t.calls });
     return {
       namespaces: ctx.size,
@@ -274,7 +280,7 @@ export function renderScale(scale: ScaleReport): string[] {
   const floor = scale.openTreeFloor;
   lines.push(
     '',
-    `Kernel floor, in the bench process: open_tree(OPEN_TREE_CLONE) + close of the mapped directory costs ${ms(floor.emptyMs)} ms of CPU ` +
+    `Kernel floor, in the bench process, mean of one measurement per round: open_tree(OPEN_TREE_CLONE) + close of the mapped directory costs ${ms(floor.emptyMs)} ms of CPU ` +
       `on the empty daemon's source and ${ms(floor.atScaleMs)} ms on the other's: the kernel walks every mount attached below the source's mount ` +
       `(has_locked_children), and the ${scale.attachments} held attachments share its file system. ` +
       `IdmapDirectory with AttachTo less that growth: ${netIdmapRatio(scale).toFixed(2)}x its empty-registry CPU.`,
