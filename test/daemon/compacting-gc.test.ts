@@ -1,6 +1,7 @@
 // compactingGc against V8 itself: after a burst leaves the old generation
 // fragmented, the compacting collection leaves (almost) no committed page
-// unused, where a plain full collection keeps megabytes of them.
+// unused, where a plain full collection keeps megabytes of them; both are
+// measured in the same run.
 import test from 'ava';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -29,9 +30,16 @@ function fragment(): unknown[] {
   return kept;
 }
 
-test('after a fragmenting burst, the compacting collection leaves under 1 MiB of the old generation committed but unused', (t) => {
+test('after a fragmenting burst, the compacting collection gives back what a plain full collection keeps committed', (t) => {
   const kept = fragment();
+  gc();
+  const plain = oldSpaceSlack();
   compactingGc(gc)();
-  t.true(oldSpaceSlack() < MiB, `old space slack ${(oldSpaceSlack() / MiB).toFixed(1)} MiB`);
+  const compacted = oldSpaceSlack();
+  const shown = `plain ${(plain / MiB).toFixed(1)} MiB, compacting ${(compacted / MiB).toFixed(1)} MiB`;
+  // Measured here: plain 15-36 MiB, compacting 0.4-0.7 MiB (1.1 on a loaded
+  // machine, where V8's background threads lag); a bound of 1 MiB flaked.
+  t.true(plain > 4 * MiB, `the burst did not fragment the old generation: ${shown}`);
+  t.true(compacted < 2 * MiB && compacted < plain / 5, shown);
   t.true(kept.length > 0);
 });
