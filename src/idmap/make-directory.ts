@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { CachedStat } from '../native/stat';
 import { Exists, SystemError } from '../errors';
 import { Errno } from '../native/errno';
-import { closeQuietly } from '../native/fd';
+import { closeQuietly, withOwnFd } from '../native/fd';
 import { dirfdSteps as step, fstatFd, O_DIRECTORY, O_PATH, O_RDONLY } from '../native/dirfd';
 import { runSteps, runStepsOffThread, type Steps } from '../native/syscall-steps';
 import { mayWaitForServer } from '../native/file-system-server';
@@ -92,7 +92,7 @@ export function makeForeignDirectoryFor(parentFd: number, name: string, options:
  * Once `signal` aborts it stops before its next step, after cleaning up.
  */
 export function makeForeignDirectoryOffThread(parentFd: number, name: string, options: MakeDirectoryOptions, signal: AbortSignal): Promise<number> {
-  return runStepsOffThread(makeForeignDirectorySteps(parentFd, name, options), signal);
+  return withOwnFd(parentFd, (own) => runStepsOffThread(makeForeignDirectorySteps(own, name, options), signal));
 }
 
 function* makeForeignDirectorySteps(parentFd: number, name: string, options: MakeDirectoryOptions): Steps<number> {

@@ -13,7 +13,7 @@
 // gives Unavailable: never "trusted", and never "untrusted" either, which
 // would ask for an administrator over what is only a slow server. On a
 // local file system it runs at once, as cheap as before.
-import { closeQuietly, dupCloexec } from '../native/fd';
+import { closeQuietly, withOwnFd } from '../native/fd';
 import { dirfdSteps as step, O_DIRECTORY, O_PATH } from '../native/dirfd';
 import { isMountRoot, mountIdOf } from '../native/mount-api';
 import { mayWaitForServer } from '../native/file-system-server';
@@ -71,16 +71,7 @@ export function classifyIdmapRequest(request: IdmapTrustRequest, work?: TrustWor
     .run({
       uid: work.uid,
       what: "The directory's file system",
-      work: async (signal) => {
-        // Its own fd: the caller's is closed when the call gives up, maybe
-        // before a queued step runs, and its number may be reused by then.
-        const own = dupCloexec(request.directoryFd);
-        try {
-          return await runStepsOffThread(ownedAncestorLevelsSteps(own, request.callerUid), signal);
-        } finally {
-          closeQuietly(own);
-        }
-      },
+      work: (signal) => withOwnFd(request.directoryFd, (own) => runStepsOffThread(ownedAncestorLevelsSteps(own, request.callerUid), signal)),
     })
     .then(foreignDecision);
 }

@@ -6,7 +6,7 @@
 // does (the call gave up on it), and its number would soon name another
 // file. On Node's thread the call waits for the work, so the caller's fd
 // serves, and there is no time limit to keep.
-import { closeOffThread, dupCloexec } from '../native/fd';
+import { closeOffThread, withOwnFd } from '../native/fd';
 import { ON_THE_POOL, ON_THIS_THREAD, type NativeRunner } from '../native/native-runner';
 import type { OffThread } from '../native/off-thread';
 import type { MountedPartition } from './mount-image';
@@ -43,15 +43,7 @@ export function readImage<T>(job: ImageJob<T>): Promise<T> {
     what: IMAGE_FILE_SYSTEM,
     // Runs while the call still waits for it (a job given up before it
     // started never starts), so the caller's fd is still open here.
-    work: async (signal) => {
-      const own = dupCloexec(job.imageFd);
-      try {
-        return await job.work(own, { runner: ON_THE_POOL, signal });
-      } finally {
-        // Closing a file on FUSE waits for the server (FLUSH).
-        await closeOffThread(own);
-      }
-    },
+    work: (signal) => withOwnFd(job.imageFd, (own) => job.work(own, { runner: ON_THE_POOL, signal })),
     abandoned: job.abandoned,
   });
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AlreadyMounted, NotEmpty, NotFound, NotOwner, SystemError, WrongNamespace } from '../errors';
 import { Errno } from '../native/errno';
-import { closeQuietly } from '../native/fd';
+import { closeQuietly, withOwnFd } from '../native/fd';
 import {
   AT_FDCWD,
   isDirectoryEmpty,
@@ -54,11 +54,11 @@ export function checkAttachTarget(fd: number, callerUid: number, offThread?: Off
     return offThread.run({
       uid: callerUid,
       what: "The target directory's file system",
-      work: async (signal) => {
-        // O_PATH fds: closing them never waits.
-        if (await runStepsOffThread(overmountedSteps(fd), signal)) throw alreadyMounted();
-        if (!signal.aborted && !(await isDirectoryEmptyOffThread(fd))) throw notEmpty();
-      },
+      work: (signal) =>
+        withOwnFd(fd, async (own) => {
+          if (await runStepsOffThread(overmountedSteps(own), signal)) throw alreadyMounted();
+          if (!signal.aborted && !(await isDirectoryEmptyOffThread(own))) throw notEmpty();
+        }),
     });
   }
   if (runSteps(overmountedSteps(fd))) throw alreadyMounted();

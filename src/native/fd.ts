@@ -36,3 +36,20 @@ export function flock(fd: number, operation: number): void {
 export function dupCloexec(fd: number): number {
   return check(nsm_dup_cloexec(fd), 'fcntl(F_DUPFD_CLOEXEC)');
 }
+
+/**
+ * Runs pool work on a private dup of a caller's fd, closed on the pool
+ * afterwards. The caller's own fd is closed once its call gives up, maybe
+ * while a step of this work is still queued, and its number may by then
+ * name another call's file; a dup keeps naming the one the caller sent.
+ * The close is the pool's too: for a file on FUSE it waits for FLUSH, and
+ * the dup may be the last reference to a detached mount.
+ */
+export async function withOwnFd<T>(fd: number, work: (own: number) => Promise<T>): Promise<T> {
+  const own = dupCloexec(fd);
+  try {
+    return await work(own);
+  } finally {
+    await closeOffThread(own);
+  }
+}
