@@ -6,6 +6,7 @@ import dbus from 'dbus-next';
 import { installFdAwareReader, claimDeliveredFds, onUndelivered, screenBodies, type BodyScreen, type UndeliveredHandler } from './fd-aware-reader';
 import { setCloexec } from '../native/fd';
 import { patchUsocketFdWrites } from './usocket-fd-write';
+import { marshalMessage } from './marshal';
 
 export { resolveBusAddress } from './address';
 
@@ -36,8 +37,34 @@ interface StreamInternals {
   constructor: { name: string };
 }
 
+interface ConnectionInternals {
+  stream: StreamInternals;
+  /** What bus.send and bus.call hand each message to; dbus-next sets it on connect and again on end. */
+  message(msg: dbus.Message): void;
+}
+
+function connectionOf(bus: MessageBus): ConnectionInternals {
+  return (bus as unknown as { _connection: ConnectionInternals })._connection;
+}
+
 function streamOf(bus: MessageBus): StreamInternals {
-  return (bus as unknown as { _connection: { stream: StreamInternals } })._connection.stream;
+  return connectionOf(bus).stream;
+}
+
+/**
+ * dbus-next's connected `message` (lib/connection.js) with the direct
+ * marshaller (marshal.ts) in place of its own, for a connection passing
+ * fds (usocket's write shape). dbus-next replaces it again once the stream
+ * ends, with one that reports the closed stream.
+ */
+function marshalDirectly(bus: MessageBus): void {
+  const connection = connectionOf(bus);
+  const stream = connection.stream;
+  connection.message = (msg: dbus.Message): void => {
+    if (!stream.writable) throw new Error('Cannot send message, stream is closed');
+    const [data, fds] = marshalMessage(msg);
+    stream.write({ data, fds });
+  };
 }
 
 /**
@@ -91,6 +118,7 @@ export async function connectBus(opts: { address: string; timeoutMs?: number; re
     throw giveUp(new FdPassingUnavailable(`the bus at ${opts.address} refused UNIX fd passing`));
   }
   if (typeof stream.fd === 'number') setCloexec(stream.fd);
+  if (stream.supportsUnixFd) marshalDirectly(bus);
   return bus;
 }
 

@@ -7,6 +7,8 @@
 // can close all of them on every path.
 import { setCloexec, closeQuietly } from '../native/fd';
 import { checkDictKeysUnique } from './dict-keys';
+import { readHeaderFields } from './header-fields';
+import { signatureTrees, type SignatureTree } from './signature-trees';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const dbusMessage = require('dbus-next/lib/message');
@@ -15,8 +17,23 @@ const headerSignature = require('dbus-next/lib/header-signature.json');
 const constants = require('dbus-next/lib/constants');
 
 const LITTLE_ENDIAN = 108; // 'l'
-const HEADER_FIELD_UNIX_FDS = 9;
 const METHOD_CALL = 1;
+
+interface DBusBufferInternals {
+  pos: number;
+  fds: number[] | null;
+  align(power: number): void;
+  readArray(elementTree: unknown, length: number): unknown[];
+  readStruct(trees: readonly SignatureTree[]): unknown[];
+  readSimpleType(type: string): unknown;
+  readVariant(this: DBusBufferInternals): [SignatureTree[], unknown[]];
+}
+
+/** dbus-next's DBusBuffer.readVariant, with the variant's signature parsed once per signature, not per value. */
+function readVariantCached(this: DBusBufferInternals): [SignatureTree[], unknown[]] {
+  const tree = signatureTrees(this.readSimpleType('g') as string) as SignatureTree[];
+  return [tree, this.readStruct(tree)];
+}
 
 interface FdStream {
   read(size?: number, fdCount?: number | null): Buffer | { data: Buffer | null; fds: number[] } | null;
@@ -77,7 +94,7 @@ function takeFds(stream: FdStream, count: number): number[] {
   return [];
 }
 
-function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string, unknown>) => void, opts: unknown): void {
+export function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string, unknown>) => void, opts: unknown): void {
   let header: Buffer | null = null;
   let endian = LITTLE_ENDIAN;
   let fieldsLength = 0;
@@ -113,17 +130,20 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
     opts: unknown,
   ): void {
     let fds: number[] = [];
-    const message: Record<string, unknown> = {};
+    let message: Record<string, unknown> = {};
     let delivered = false;
     try {
-      const fieldsBuffer = new DBusBuffer(data, 0, endian, null, opts);
-      const fields = fieldsBuffer.readArray(headerSignature[0].child[0], fieldsLength) as Array<[number, [unknown, [unknown]]]>;
-      let fdCount = 0;
-      for (const [code, value] of fields) {
-        message[constants.headerTypeName[code]] = value[1][0];
-        if (code === HEADER_FIELD_UNIX_FDS) fdCount = Number(value[1][0]);
+      const buffer = new DBusBuffer(data, 0, endian, null, opts) as DBusBufferInternals;
+      buffer.readVariant = readVariantCached;
+      const direct = readHeaderFields(data, endian, fieldsLength);
+      if (direct) {
+        message = direct.fields;
+        buffer.pos = direct.end;
+      } else {
+        const fields = buffer.readArray(headerSignature[0].child[0], fieldsLength) as Array<[number, [unknown, [unknown]]]>;
+        for (const [code, value] of fields) message[constants.headerTypeName[code]] = value[1][0];
       }
-      fds = takeFds(stream, fdCount);
+      fds = takeFds(stream, message.unixFd === undefined ? 0 : Number(message.unixFd));
       for (const fd of fds) setCloexec(fd);
       message.serial = endian === LITTLE_ENDIAN ? fixedHeader.readUInt32LE(8) : fixedHeader.readUInt32BE(8);
       message.type = fixedHeader[1];
@@ -137,9 +157,9 @@ function unmarshalMessages(stream: FdStream, onMessage: (message: Record<string,
       if (bodyLength > 0 && message.signature) {
         // The body continues where the header fields end; its 'h' values
         // index the fds, known only now that the fields were read.
-        fieldsBuffer.fds = fds;
-        fieldsBuffer.align(3);
-        message.body = fieldsBuffer.read(message.signature);
+        buffer.fds = fds;
+        buffer.align(3);
+        message.body = buffer.readStruct(signatureTrees(message.signature as string));
         if (message.type === METHOD_CALL) checkDictKeysUnique(message.signature as string, message.body as unknown[]);
       }
       deliveringFds = fds;
