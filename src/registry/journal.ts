@@ -7,15 +7,21 @@
 //
 // A change is one line, so it is stored whole or not at all: a last line
 // without its newline is a write cut short (crash or full disk) and is not
-// part of the registry. Blank lines mean nothing.
+// part of the registry. Blank lines mean nothing. The blocks a change
+// freed travel in its line as freed.log lines ("freed"), so a namespace's
+// record goes and its block's history (whose it was) comes in one synced
+// write: a crash can never keep the one without the other.
 import type { TableOp } from './table';
 import type { Scalars } from './state';
+import { isFreedLine } from './freed-blocks';
 
 export const JOURNAL_FILE = 'registry.journal';
 
 export interface JournalEntry {
   ops: TableOp[];
   set?: Partial<Scalars>;
+  /** Blocks freed, in order, as freed.log lines without newlines; applied before `ops`. */
+  freed?: string[];
 }
 
 export interface ParsedJournal {
@@ -82,6 +88,9 @@ function validateEntry(raw: unknown, where: string, validate: (table: string, re
   }
   if (raw.set !== undefined) {
     if (!isObject(raw.set) || Object.values(raw.set).some((v) => typeof v !== 'number')) throw new Error(`${where} sets a malformed value`);
+  }
+  if (raw.freed !== undefined) {
+    if (!Array.isArray(raw.freed) || raw.freed.some((line) => typeof line !== 'string' || !isFreedLine(line))) throw new Error(`${where} frees a malformed block`);
   }
   return raw as unknown as JournalEntry;
 }

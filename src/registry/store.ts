@@ -5,9 +5,12 @@
 // (registry.json, replaced atomically: write, fsync, rename) once it has
 // grown well past the registry's size, so a change costs the bytes of
 // what changed and compaction costs O(1) per change, amortized. The history
-// of freed blocks is an append-only log beside them, written before the
-// journal so a crash in between can only keep a block busy, never hand it
-// out twice.
+// of freed blocks is an append-only log beside them (freed.log). A free
+// travels in the journal line of its change, so a namespace's record goes
+// and its block's last owner is kept in one synced write; compaction
+// appends the journal's frees to freed.log, synced, before the snapshot
+// that no longer replays them replaces the old one. A crash between the
+// two only repeats frees already in the log.
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -23,7 +26,7 @@ import {
   type Scalars,
   type NamespaceRecord,
 } from './state';
-import type { FreedBlocks } from './freed-blocks';
+import { applyFreedLines, FreedBlocks } from './freed-blocks';
 import { FreedLog } from './freed-log';
 import { replaceFile } from './durable-file';
 import { sameSignature, signatureOf, statOrNull, type FileSignature } from './file-signature';
@@ -46,9 +49,15 @@ export class RegistryStore {
   private readonly file: string;
   private readonly journal: JournalFile;
   private readonly freedLog: FreedLog;
+  /** freed.log with the journal's frees applied, less the blocks in use. */
+  private freed = new FreedBlocks();
+  /** The frees the journal of the current generation carries, in order: what compaction folds into freed.log. */
+  private unfolded: string[] = [];
   private lock: RegistryLock | undefined;
   private state: RegistryState = emptyState();
   private snapshot: FileSignature | null = null;
+  /** Whether reload() ran: freed.log is read there, even when neither snapshot nor journal exists yet. */
+  private loaded = false;
   /** The snapshot's generation: the journal that continues it has the same. */
   private generation = 0;
   /** Journal entries at which the next compaction is tried (raised after a failed one). */
@@ -114,14 +123,14 @@ export class RegistryStore {
     return this.withLock(() => {
       this.refresh();
       const scalarsBefore = scalarsOf(this.state);
-      const freed = this.freedLog.blocks;
+      const freed = this.freed;
       freed.touched = false;
       try {
         const result = change(this.state, freed);
-        const entry = this.pendingEntry(scalarsBefore);
-        const freedText = freed.takePending();
-        if (freedText) this.freedLog.append(freedText);
+        const freedLines = freed.takePendingLines();
+        const entry = this.pendingEntry(scalarsBefore, freedLines);
         if (entry) this.journal.append(entry, this.generation);
+        this.unfolded.push(...freedLines);
         for (const table of tablesOf(this.state)) table.commit();
         this.maybeCompact();
         return result;
@@ -130,21 +139,33 @@ export class RegistryStore {
         for (const table of tablesOf(this.state)) table.rollback();
         Object.assign(this.state, scalarsBefore);
         freed.dropPending();
-        // Undoing the freed blocks' order exactly is not worth the code: re-read it.
-        if (freed.touched) this.freedLog.forget();
+        // Undoing the freed blocks' order exactly is not worth the code: rebuild it.
+        if (freed.touched) this.rebuildFreed();
         throw err;
       }
     });
   }
 
-  private pendingEntry(before: Scalars): JournalEntry | null {
+  private pendingEntry(before: Scalars, freed: string[]): JournalEntry | null {
     const ops: TableOp[] = tablesOf(this.state).flatMap((t) => t.pending());
     const after = scalarsOf(this.state);
     const set: Partial<Scalars> = {};
     for (const key of Object.keys(after) as Array<keyof Scalars>) if (after[key] !== before[key]) set[key] = after[key];
     const hasSet = Object.keys(set).length > 0;
-    if (ops.length === 0 && !hasSet) return null;
-    return hasSet ? { ops, set } : { ops };
+    if (ops.length === 0 && !hasSet && freed.length === 0) return null;
+    const entry: JournalEntry = { ops };
+    if (hasSet) entry.set = set;
+    if (freed.length > 0) entry.freed = freed;
+    return entry;
+  }
+
+  /** freed.log, the journal's frees and the blocks in use, as reload() leaves them. */
+  private rebuildFreed(): void {
+    const freed = this.freedLog.load();
+    applyFreedLines(this.unfolded, freed);
+    for (const n of this.state.namespaces.values()) freed.take(n.base);
+    freed.touched = false;
+    this.freed = freed;
   }
 
   private withLock<T>(fn: () => T): T {
@@ -161,14 +182,13 @@ export class RegistryStore {
     const step = this.lock?.currentStep;
     if (step !== undefined && step === this.freshInStep) return;
     this.refreshRegistry();
-    this.freedLog.refresh(this.state.namespaces.values());
     this.freshInStep = step;
   }
 
   private refreshRegistry(): void {
     const snapshot = statOrNull(this.file);
     const journal = statOrNull(this.journal.file);
-    if (!sameSignature(this.snapshot, snapshot) || !this.journal.continues(journal)) {
+    if (!this.loaded || !sameSignature(this.snapshot, snapshot) || !this.journal.continues(journal)) {
       this.reload(snapshot, journal);
       return;
     }
@@ -184,12 +204,14 @@ export class RegistryStore {
       throw new RegistryCorrupt(`${this.file}: ${(err as Error).message}; refusing to guess (move it aside to start afresh)`);
     }
     this.snapshot = signatureOf(snapshotStat);
+    this.loaded = true;
+    this.freed = this.freedLog.load();
+    this.unfolded = [];
     this.journal.reset(journalStat);
     if (journalStat) this.readJournalTail(Number(journalStat.size));
     // Blocks in use are not candidates, whatever the freed log says.
-    const freed = this.freedLog.blocks;
-    for (const n of this.state.namespaces.values()) freed.take(n.base);
-    freed.touched = false;
+    for (const n of this.state.namespaces.values()) this.freed.take(n.base);
+    this.freed.touched = false;
   }
 
   /** Reads and applies the journal from where it was read up to `size`. */
@@ -198,10 +220,15 @@ export class RegistryStore {
   }
 
   private applyEntry(entry: JournalEntry): void {
+    // A change frees before it hands out (a sweep, then the pick), so its frees come first.
+    if (entry.freed) {
+      applyFreedLines(entry.freed, this.freed);
+      this.unfolded.push(...entry.freed);
+    }
     const tables = new Map(tablesOf(this.state).map((t) => [t.schema.name, t]));
     for (const op of entry.ops) {
       tables.get(op.table)!.replay(op);
-      if (op.table === NAMESPACES.name && 'put' in op) this.freedLog.blocks.take((op.put as NamespaceRecord).base);
+      if (op.table === NAMESPACES.name && 'put' in op) this.freed.take((op.put as NamespaceRecord).base);
     }
     if (entry.set) Object.assign(this.state, entry.set);
   }
@@ -212,6 +239,8 @@ export class RegistryStore {
     if (entries < this.compactAt + 2 * (this.state.namespaces.size + this.state.mounts.size)) return;
     const generation = this.generation + 1;
     try {
+      // The new snapshot's journal starts empty: the frees the old one carries must be in freed.log first.
+      this.freedLog.fold(this.unfolded, this.freed);
       replaceFile(this.file, JSON.stringify(documentOf(this.state, generation)));
     } catch {
       // Full or read-only: the journal still holds everything; try again after as many changes.
@@ -219,6 +248,7 @@ export class RegistryStore {
       return;
     }
     this.generation = generation;
+    this.unfolded = [];
     this.snapshot = signatureOf(fs.statSync(this.file, { bigint: true }));
     this.compactAt = JOURNAL_SLACK;
     // The old journal is now stale; the next append starts the new one. Start it now if possible.
