@@ -22,7 +22,7 @@ import { setMountAttributes } from '../native/mount-api';
 import { lockMountFlags } from '../mounts/lock';
 import { dissectImage, mountableFileSystem, type DissectedImage, type DissectedPartition } from './dissect';
 import { parseMountOptions, resolveMountOptions, type FileSystem } from './filesystems';
-import { inspectImageFd } from './image-fd';
+import { inspectImageFd, type ImageFdInfo } from './image-fd';
 import { DESIGNATORS, type Designator } from './partition-types';
 
 /** Mounted when the caller names no partitions; ESP and XBOOTLDR only on request. */
@@ -31,6 +31,8 @@ const DEFAULT_DESIGNATORS: readonly Designator[] = ['root', 'usr', 'home', 'srv'
 export interface MountImageOptions {
   /** The caller's fd, used as it is: never reopened by path. */
   imageFd: number;
+  /** What inspectImageFd found for this very fd; absent: inspected here. */
+  info?: ImageFdInfo;
   readOnly: boolean;
   /** Designators to mount; absent: DEFAULT_DESIGNATORS that the image has (minus no-auto). */
   partitions?: readonly string[];
@@ -213,7 +215,7 @@ async function mountPartition(fd: number, partition: DissectedPartition, options
  * loop fd made so far is closed, so no loop device outlives the call.
  */
 export async function mountImage(options: MountImageOptions): Promise<MountedPartition[]> {
-  const info = inspectImageFd(options.imageFd);
+  const info = options.info ?? inspectImageFd(options.imageFd);
   // Syntax errors in MountOptions fail before any device is touched.
   parseMountOptions(options.mountOptions ?? '');
   const runner = options.runner ?? ON_THE_POOL;

@@ -37,8 +37,11 @@ export interface MountPlan {
   info: ImageFdInfo;
   /** Reading the image may wait for a FUSE or NFS server: it is read off the event loop. */
   mayWaitForServer: boolean;
-  /** The image's path when nsmountd's own mount namespace names it so. */
-  imagePath: FdPath;
+  /**
+   * The image's path when nsmountd's own mount namespace names it so.
+   * Worked out when polkit is asked (polkitDetails), never for root.
+   */
+  imagePath?: FdPath;
   /** Read-only as asked (or defaulted), or forced by an O_RDONLY image fd. */
   readOnly: boolean;
   /** The AttachTo fd, checked, and the path polkit shows for it. */
@@ -85,7 +88,7 @@ export async function planMount(request: MountRequest, context: PlanContext): Pr
     attachTarget = { fd, path: directoryPath(fd) };
   }
   const mayWaitForServer = imageMayWaitForServer(request.imageFd, info);
-  const plan: MountPlan = { trust, info, mayWaitForServer, imagePath: fdPath(request.imageFd), readOnly, attachTarget };
+  const plan: MountPlan = { trust, info, mayWaitForServer, readOnly, attachTarget };
   if (trust.trusted) await context.readImage(mayWaitForServer, (imageFd, through) => dissect(request, plan, { imageFd, ...through }));
   return plan;
 }
@@ -135,14 +138,15 @@ export const IMAGE_ELSEWHERE = '(a file from another mount namespace, or renamed
 
 /** What polkit agents show and rules see. */
 export function polkitDetails(request: MountRequest, plan: MountPlan): Record<string, string> {
+  const imagePath = (plan.imagePath ??= fdPath(request.imageFd));
   const details: Record<string, string> = {
-    image: plan.imagePath.verified ? plan.imagePath.path : IMAGE_ELSEWHERE,
+    image: imagePath.verified ? imagePath.path : IMAGE_ELSEWHERE,
     label: imageLabel(plan.contents),
     trusted: String(plan.trust.trusted),
     read_only: String(plan.readOnly),
     mode: request.mode ?? 'identity',
   };
-  if (!plan.imagePath.verified) details.image_unverified_path = plan.imagePath.reported;
+  if (!imagePath.verified) details.image_unverified_path = imagePath.reported;
   if (plan.contents) {
     details.filesystems = [...new Set(plan.contents.selected.map((p) => p.fstype ?? ''))].join(',');
     details.partitions = plan.contents.selected.map((p) => p.designator).join(',');

@@ -85,7 +85,8 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
       const trusted = plan.trust.trusted && params.mountOptions === undefined;
       return {
         action: trusted ? ACTIONS.mountImage : ACTIONS.mountImageUntrusted,
-        details: polkitDetails(params, plan),
+        // Only polkit reads them, and root is not asked: no path lookups then.
+        details: () => polkitDetails(params, plan),
       };
     },
     async act(params, { caller }, plan) {
@@ -101,6 +102,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
           const contents = await dissect(params, plan, { imageFd, runner, signal });
           const mounted = await mountImage({
             imageFd,
+            info: plan.info,
             readOnly: plan.readOnly,
             partitions: params.partitions,
             userNamespaceFd: params.userNamespaceFd,
