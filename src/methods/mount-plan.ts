@@ -15,6 +15,7 @@ import { imageMayWaitForServer, inspectImageFd, type ImageFdInfo } from '../imag
 import type { ImageWork, ImageWorkContext } from '../image/off-thread-image';
 import { selectPartitions } from '../image/mount-image';
 import { classifyImage, type ImageTrust } from '../image/trust';
+import type { TrustedDissections } from '../image/trusted-dissections';
 import { asArgument, renameArgument } from './argument-errors';
 import { plainText } from '../polkit/plain-text';
 import { fdPath, type FdPath } from '../polkit/fd-path';
@@ -64,6 +65,8 @@ export interface PlanContext {
   readImage: ImageReader;
   /** Where looking into an AttachTo target on FUSE or NFS runs, within the same limits. */
   offThread?: OffThread;
+  /** Dissections of trusted images, reused while the file is unchanged; absent: always dissected. */
+  trustedDissections?: TrustedDissections;
 }
 
 /** Runs `work` on the image: off the event loop, given its own fd and a signal aborted once the call gave up, when `mayWaitForServer`. */
@@ -89,8 +92,22 @@ export async function planMount(request: MountRequest, context: PlanContext): Pr
   }
   const mayWaitForServer = imageMayWaitForServer(request.imageFd, info);
   const plan: MountPlan = { trust, info, mayWaitForServer, readOnly, attachTarget };
-  if (trust.trusted) await context.readImage(mayWaitForServer, (imageFd, through) => dissect(request, plan, { imageFd, ...through }));
+  if (trust.trusted) await dissectTrusted(request, plan, context);
   return plan;
+}
+
+/** A trusted image's contents, from the last dissection while the file is unchanged (trusted-dissections.ts). */
+async function dissectTrusted(request: MountRequest, plan: MountPlan, context: PlanContext): Promise<void> {
+  // Only a file whose attributes are exact: one that cannot wait for a server.
+  const cache = plan.mayWaitForServer ? undefined : context.trustedDissections;
+  const version = cache?.versionOf(request.imageFd);
+  const known = version === undefined ? undefined : cache!.get(version);
+  if (known) {
+    plan.contents = contentsOf(request, known);
+    return;
+  }
+  const contents = await context.readImage(plan.mayWaitForServer, (imageFd, through) => dissect(request, plan, { imageFd, ...through }));
+  if (version !== undefined) cache!.remember(version, contents.dissected);
 }
 
 /**
@@ -101,11 +118,16 @@ export async function dissect(request: MountRequest, plan: MountPlan, through: I
   if (plan.contents) return plan.contents;
   const dissected = await dissectImage(through.imageFd, { sizeBytes: plan.info.sizeBytes, runner: through.runner }, through.signal);
   through.signal?.throwIfAborted();
+  plan.contents = contentsOf(request, dissected);
+  return plan.contents;
+}
+
+/** What the request takes from a dissected image, or why it cannot. */
+function contentsOf(request: MountRequest, dissected: DissectedImage): DissectedContents {
   const selected = selectPartitions(dissected.partitions, request.partitions);
   for (const partition of selected) mountableFileSystem(partition);
   const attachDesignator = request.attachToFd !== undefined ? attachedDesignator(selected) : undefined;
-  plan.contents = { dissected, selected, attachDesignator };
-  return plan.contents;
+  return { dissected, selected, attachDesignator };
 }
 
 /** The root partition, or the only one: there is one mount point to fill. */

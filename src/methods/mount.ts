@@ -21,6 +21,7 @@ import { asArgument, renameArgument } from './argument-errors';
 import { attachAfterFinalCheck } from '../mounts/attach';
 import { ATTACH_TO_OPTION, dissect, planMount, polkitDetails, type MountPlan, type MountRequest } from './mount-plan';
 import { checkTargetNamespace } from '../idmap/target-namespace';
+import { TrustedDissections } from '../image/trusted-dissections';
 import { ACTIONS } from '../polkit/actions';
 
 const OPTIONS = { ReadOnly: 'b', UserNamespace: 'h', Partitions: 'as', AttachTo: 'h', MountOptions: 's', Mode: 's' } as const;
@@ -38,6 +39,7 @@ export interface MountDependencies {
 }
 
 export function mount(deps: MountDependencies): MethodDefinition<Params, MountPlan> {
+  const trustedDissections = new TrustedDissections();
   return {
     name: 'Mount',
     inSignature: 'ha{sv}',
@@ -77,6 +79,7 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
         readImage: (mayWaitForServer, work) =>
           readImage({ offThread: deps.offThread, uid: caller.uid, imageFd: params.imageFd, mayWaitForServer, work }),
         offThread: deps.offThread,
+        trustedDissections,
       });
     },
     chooseAction(params, _ctx, plan) {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { rootSerial, rootSkipReason, rootTest } from '../helpers/root';
 import { useTestStack } from '../helpers/use-test-stack';
 import { callAs, v } from '../helpers/call';
@@ -129,6 +130,27 @@ rootTest.serial('a GPT image gives its root and home partitions, each at its off
     ],
   );
   t.is(thenOutput(t, r), 'ID=gpt-root\nhome notes\n');
+});
+
+// Mount reuses a trusted image's dissection while the file is unchanged
+// (src/image/trusted-dissections.ts): a change in place, even back to
+// back and of the same size, must be seen by the very next call.
+rootTest.serial('a trusted image relabelled in place between two Mounts: the next reply has the new label and mounts the new file', async (t) => {
+  const build = tempDir('nsmountd-mount-relabel-');
+  const image = place(makeExt4(build, 'relabelled.ext4', { sizeMiB: 8, label: 'before', files: HELLO }), dirs.trusted);
+  fs.rmSync(build, { recursive: true, force: true });
+  try {
+    const labels: string[] = [];
+    for (const label of ['before', 'before', 'after', 'again']) {
+      if (label !== labels[labels.length - 1] && labels.length > 0) execFileSync('e2label', [image, label]);
+      const r = expectOk(t, await mountAs('root', stack.address, fdArg(image), { ReadOnly: v('b', true) }, { then: 'cat /proc/self/fd/$FD0/hello.txt' }));
+      labels.push(entries(r)[0][3]);
+      t.is(thenOutput(t, r), 'hello from the image\n');
+    }
+    t.deepEqual(labels, ['before', 'before', 'after', 'again']);
+  } finally {
+    fs.rmSync(image, { force: true });
+  }
 });
 
 rootTest.serial('Partitions picks designators; one the image lacks is NoMountablePartition', async (t) => {
