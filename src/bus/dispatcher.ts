@@ -157,6 +157,10 @@ export class Dispatcher {
   private onMessage(msg: Message, unreadFds?: number[]): boolean {
     if (msg.type !== METHOD_CALL) return false;
     const fds = unreadFds ?? takeMessageFds(msg);
+    if (msg.interface === PEER) {
+      this.answerPeer(msg, fds);
+      return true;
+    }
     this.inFlight++;
     const started = process.hrtime.bigint();
     const settled = this.route(msg, fds, started).catch((err: unknown) => {
@@ -169,6 +173,22 @@ export class Dispatcher {
       if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
     });
     return true;
+  }
+
+  /**
+   * Peer calls need nothing but the header and wait for nothing, so they
+   * are answered at once, without the promises and bookkeeping of calls
+   * that wait (Ping is the floor under every call's cost).
+   */
+  private answerPeer(msg: Message, fds: number[]): void {
+    try {
+      this.reply(msg, peerCall(msg, this.opts.machineId));
+    } catch (err) {
+      this.replyError(msg, err, { method: msg.member, started: process.hrtime.bigint() });
+    } finally {
+      if (fds.length > 0) this.closeFds(msg, fds);
+      this.lastActivity = Date.now();
+    }
   }
 
   private closeFds(msg: Message, fds: number[]): void {
@@ -187,7 +207,6 @@ export class Dispatcher {
   private async route(msg: Message, fds: number[], started: bigint): Promise<void> {
     const path = msg.path ?? '';
     const iface = msg.interface;
-    if (iface === PEER) return this.reply(msg, peerCall(msg, this.opts.machineId));
     if (iface === INTROSPECTABLE || (!iface && msg.member === 'Introspect')) {
       const xml = this.opts.introspection.forPath(path);
       if (xml === undefined) throw unknownObject(path);

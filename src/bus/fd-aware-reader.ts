@@ -133,15 +133,17 @@ export function unmarshalMessages(stream: FdStream, onMessage: (message: Record<
     let message: Record<string, unknown> = {};
     let delivered = false;
     try {
-      const buffer = new DBusBuffer(data, 0, endian, null, opts) as DBusBufferInternals;
-      buffer.readVariant = readVariantCached;
+      let fieldsEnd: number;
       const direct = readHeaderFields(data, endian, fieldsLength);
       if (direct) {
         message = direct.fields;
-        buffer.pos = direct.end;
+        fieldsEnd = direct.end;
       } else {
+        const buffer = new DBusBuffer(data, 0, endian, null, opts) as DBusBufferInternals;
+        buffer.readVariant = readVariantCached;
         const fields = buffer.readArray(headerSignature[0].child[0], fieldsLength) as Array<[number, [unknown, [unknown]]]>;
         for (const [code, value] of fields) message[constants.headerTypeName[code]] = value[1][0];
+        fieldsEnd = buffer.pos;
       }
       fds = takeFds(stream, message.unixFd === undefined ? 0 : Number(message.unixFd));
       for (const fd of fds) setCloexec(fd);
@@ -157,7 +159,9 @@ export function unmarshalMessages(stream: FdStream, onMessage: (message: Record<
       if (bodyLength > 0 && message.signature) {
         // The body continues where the header fields end; its 'h' values
         // index the fds, known only now that the fields were read.
-        buffer.fds = fds;
+        const buffer = new DBusBuffer(data, 0, endian, fds, opts) as DBusBufferInternals;
+        buffer.readVariant = readVariantCached;
+        buffer.pos = fieldsEnd;
         buffer.align(3);
         message.body = buffer.readStruct(signatureTrees(message.signature as string));
         if (message.type === METHOD_CALL) checkDictKeysUnique(message.signature as string, message.body as unknown[]);

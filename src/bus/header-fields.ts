@@ -6,14 +6,12 @@
 // the buffer) is left to dbus-next's generic reader, which then gives the
 // result it always gave.
 
-/** The field names dbus-next gives the codes 1..9 (lib/constants.js headerTypeName). */
-const FIELD_NAMES = [undefined, 'path', 'interface', 'member', 'errorName', 'replySerial', 'destination', 'sender', 'signature', 'unixFd'];
 /** The one type the specification allows for each code, as its ASCII code. */
 const FIELD_TYPES = [0, 0x6f /* o */, 0x73 /* s */, 0x73, 0x73, 0x75 /* u */, 0x73, 0x73, 0x67 /* g */, 0x75];
 const LITTLE_ENDIAN = 108; // 'l'
 
 export interface HeaderFields {
-  /** Field name → value, as dbus-next's reader names them. */
+  /** Field name → value, named as dbus-next's reader names them (lib/constants.js headerTypeName). */
   fields: Record<string, unknown>;
   /** Where the reader stopped: the body starts at the next multiple of 8. */
   end: number;
@@ -56,7 +54,35 @@ export function readHeaderFields(data: Buffer, endian: number, length: number): 
         pos += word + 1;
       }
     }
-    fields[FIELD_NAMES[code]!] = value;
+    // Named stores: a store by computed key is slow (megamorphic) here.
+    switch (code) {
+      case 1:
+        fields.path = value;
+        break;
+      case 2:
+        fields.interface = value;
+        break;
+      case 3:
+        fields.member = value;
+        break;
+      case 4:
+        fields.errorName = value;
+        break;
+      case 5:
+        fields.replySerial = value;
+        break;
+      case 6:
+        fields.destination = value;
+        break;
+      case 7:
+        fields.sender = value;
+        break;
+      case 8:
+        fields.signature = value;
+        break;
+      default:
+        fields.unixFd = value;
+    }
   }
   return { fields, end: pos };
 }

@@ -25,6 +25,9 @@ const MAX_INT64 = 2n ** 63n - 1n;
 const MIN_INT64 = -(2n ** 63n - 1n);
 const MAX_UINT64 = 2n ** 64n - 1n;
 
+/** Strings up to this length are copied by writeShort. */
+const SHORT_STRING = 64;
+
 /** Raised inside the writer when dbus-next must handle the message. */
 class NotDirect {}
 const NOT_DIRECT = new NotDirect();
@@ -48,8 +51,8 @@ class Writer {
   pad(k: number): void {
     const target = (this.pos + k - 1) & ~(k - 1);
     this.ensure(target - this.pos);
-    this.buf.fill(0, this.pos, target);
-    this.pos = target;
+    // At most 7 bytes: a loop costs less than a call into buf.fill.
+    while (this.pos < target) this.buf[this.pos++] = 0;
   }
 
   u8(v: number): void {
@@ -68,17 +71,30 @@ class Writer {
   string(v: string): void {
     this.pad(4);
     this.ensure(4 + v.length * 3 + 1);
-    const len = this.buf.write(v, this.pos + 4, 'utf8');
+    const len = v.length <= SHORT_STRING ? this.writeShort(v, this.pos + 4) : this.buf.write(v, this.pos + 4, 'utf8');
     this.buf.writeUInt32LE(len, this.pos);
     this.buf[this.pos + 4 + len] = 0;
     this.pos += 4 + len + 1;
+  }
+
+  /**
+   * Names and short texts, mostly ASCII, copied in a loop, which costs less
+   * than a call into buf.write; anything else is written by buf.write.
+   */
+  private writeShort(v: string, at: number): number {
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      if (c >= 0x80) return this.buf.write(v, at, 'utf8');
+      this.buf[at + i] = c;
+    }
+    return v.length;
   }
 
   /** g: a signature dbus-next accepts, so ASCII. */
   signature(v: string): void {
     this.ensure(v.length + 2);
     this.buf[this.pos] = v.length;
-    this.buf.write(v, this.pos + 1, 'latin1');
+    for (let i = 0; i < v.length; i++) this.buf[this.pos + 1 + i] = v.charCodeAt(i);
     this.buf[this.pos + 1 + v.length] = 0;
     this.pos += v.length + 2;
   }
@@ -296,8 +312,9 @@ export function marshalDirectly(msg: dbus.Message): [Buffer, number[]] | undefin
     header.buf.writeUInt32LE(header.pos - 16, 12);
     header.pad(8);
     const out = Buffer.allocUnsafe(header.pos + body.pos);
-    header.buf.copy(out, 0, 0, header.pos);
-    body.buf.copy(out, header.pos, 0, body.pos);
+    // TypedArray set, not Buffer.copy: no call into C++ for a few dozen bytes.
+    out.set(header.buf.subarray(0, header.pos), 0);
+    if (body.pos > 0) out.set(body.buf.subarray(0, body.pos), header.pos);
     return [out, fds];
   } catch (err) {
     if (err === NOT_DIRECT) return undefined;
