@@ -1,6 +1,6 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { startCpuMeasure, type CpuSpent } from './daemon-cpu';
 
 export interface ClientUser {
   uid: number;
@@ -60,14 +60,6 @@ export function runBusLatencyClient(opts: {
   });
 }
 
-/** utime + stime of a process (all its threads), in ms. */
-export function cpuMs(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
 export interface MultiCallSpec {
   address: string;
   user?: ClientUser;
@@ -92,6 +84,8 @@ export interface MultiCallRun {
   callsPerSecond: number;
   /** The daemon's CPU time over the timed part, per call. */
   daemonCpuMsPerCall: number;
+  /** How that CPU time was read: exact (schedstat) unless a daemon thread exited during the run. */
+  daemonCpu: CpuSpent;
   /** The daemon's CPU time over the timed part, in percent of one core. */
   daemonCpuPercent: number;
 }
@@ -140,15 +134,17 @@ export async function runMultiCall(spec: MultiCallSpec): Promise<MultiCallRun> {
   const client = startLines(multiCallArgv(spec, args));
   try {
     await client.next();
-    const cpuBefore = cpuMs(spec.daemonPid);
+    const endCpu = startCpuMeasure(spec.daemonPid);
     client.child.stdin!.write('go\n');
     const result = (await client.next()) as { samples: Record<string, number[]>; calls: number; wallMs: number };
-    const cpu = cpuMs(spec.daemonPid) - cpuBefore;
+    const cpu = endCpu();
+    if (cpu.clock === 'ticks') process.stderr.write(`bench: daemon CPU of a ${spec.method} run read in 10 ms clock ticks: ${cpu.reason}\n`);
     return {
       ...result,
       callsPerSecond: (result.calls * 1000) / result.wallMs,
-      daemonCpuMsPerCall: cpu / result.calls,
-      daemonCpuPercent: (100 * cpu) / result.wallMs,
+      daemonCpuMsPerCall: cpu.ms / result.calls,
+      daemonCpuPercent: (100 * cpu.ms) / result.wallMs,
+      daemonCpu: cpu,
     };
   } finally {
     if (client.child.exitCode === null) client.child.kill('SIGKILL');

@@ -22,13 +22,16 @@ export function renderMarkdown(report: ReportData, chartFile: string): string {
     '',
     'Clients: one light Node process (bench/clients/multi-call.ts) driving 1, 4 or 16 bus connections, one call in flight on each; ' +
       'the same client, as test user alice, times the unprivileged calls and the bare CheckAuthorization. ' +
-      '"Daemon CPU" is utime+stime of the daemon from /proc/PID/stat over the timed calls, divided by their number.',
+      '"Daemon CPU" is the daemon\'s time on CPU over the timed calls, divided by their number: the sum over its threads of the first field of ' +
+      '/proc/PID/task/TID/schedstat (ns), or, for a run in which one of its threads exited (the bench then prints a line saying so), utime+stime ' +
+      'of /proc/PID/stat in 10 ms ticks.',
     '',
     '## Peer.Ping: nsmountd against a bare dbus-next server, same run',
     '',
     'Each server is warmed up on the timed connection (as many calls as are timed, at most 1000), the two alternate over two rounds, and each row shows its lowest round ' +
       `(nsmountd: ${(report.pings.nsmountd.rounds ?? []).join(', ')}; bare: ${(report.pings.bareDbusNext.rounds ?? []).join(', ')} ms/call). ` +
-      'Methods are timed after a warm-up of at most 200 calls.',
+      `Each method's root run (latency and daemon CPU) times ${report.methods[0]?.root.n ?? 0} calls after a warm-up of at most 1000 on its connection; ` +
+      `the unprivileged run and the bare CheckAuthorization time ${report.iterations} calls after at most 200.`,
     '',
     '| server | p50 ms | p99 ms | server CPU ms/call |',
     '|---|---:|---:|---:|',

@@ -59,7 +59,7 @@ export interface ReportContext extends BenchContext {
   trustedImage: string;
   /** Calls per throughput measurement, spread over its clients. */
   throughputCalls: number;
-  /** Timed calls of each method by one root client, long enough for whole clock ticks of CPU time to add up. */
+  /** Timed calls of each method by one root client (--cpu-calls): its latency row and its daemon CPU per call. */
   cpuCalls: number;
 }
 

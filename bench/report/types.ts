@@ -23,11 +23,11 @@ export interface MethodReport {
   /** A bare CheckAuthorization of the method's action by an unprivileged connection, for itself. */
   polkit: { action: string; stats: LatencyStats };
   root: LatencyStats;
-  /** utime+stime of the daemon over the root latency run, per call. */
+  /** The daemon's CPU time (bench/daemon-cpu.ts) over the root latency run, per call. */
   rootCpuMsPerCall: number;
   /** As test user alice, with the same client, connection count and warm-up as root. */
   unprivileged: LatencyStats;
-  /** utime+stime of the daemon over the unprivileged run, per call: root's plus the polkit round trip's. */
+  /** The daemon's CPU time over the unprivileged run, per call: root's plus the polkit round trip's. */
   unprivilegedCpuMsPerCall: number;
   throughput: Throughput[];
 }
