@@ -26,6 +26,8 @@ export interface CpuSpent {
   clock: 'schedstat' | 'ticks';
   /** When clock is ticks: which threads went away. */
   reason?: string;
+  /** utime+stime over the same stretch, in 10 ms ticks: what the bench used to read, kept for comparison. */
+  tickMs: number;
 }
 
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -68,10 +70,11 @@ export function cpuSpent(before: CpuSnapshot, after: CpuSnapshot): CpuSpent {
     else ns += atEnd - atStart;
   }
   for (const [tid, atEnd] of after.threads) if (!before.threads.has(tid)) ns += atEnd;
+  const tickMs = after.tickMs - before.tickMs;
   if (gone.length > 0) {
-    return { ms: after.tickMs - before.tickMs, clock: 'ticks', reason: `thread${gone.length > 1 ? 's' : ''} ${gone.join(', ')} of pid ${before.pid} exited` };
+    return { ms: tickMs, clock: 'ticks', reason: `thread${gone.length > 1 ? 's' : ''} ${gone.join(', ')} of pid ${before.pid} exited`, tickMs };
   }
-  return { ms: ns / 1e6, clock: 'schedstat' };
+  return { ms: ns / 1e6, clock: 'schedstat', tickMs };
 }
 
 /** Starts a measurement; the returned function ends it. */
