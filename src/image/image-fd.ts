@@ -5,7 +5,7 @@ import { BadFileDescriptor } from '../errors';
 import { fdStatusFlags } from '../native/fd';
 import { O_PATH } from '../native/flags';
 import { describeFileKind } from '../idmap/file-kind';
-import { statFdCached } from '../native/stat';
+import { statFdCached, type CachedStat } from '../native/stat';
 import { mayWaitForServer } from '../native/file-system-server';
 
 const ARGUMENT = 'image';
@@ -19,6 +19,8 @@ export interface ImageFdInfo {
   readOnly: boolean;
   /** st_size for files; undefined for block devices (libblkid asks the device). */
   sizeBytes?: bigint;
+  /** The cached attributes this was decided from. */
+  stat: CachedStat;
 }
 
 export function inspectImageFd(fd: number): ImageFdInfo {
@@ -37,9 +39,9 @@ export function inspectImageFd(fd: number): ImageFdInfo {
   // Cached attributes: the image may be on a FUSE or NFS server that does not answer.
   const stat = statFdCached(fd);
   if (stat.isFile()) {
-    return { kind: 'file', readOnly: (flags & O_ACCMODE) === O_RDONLY, sizeBytes: stat.size };
+    return { kind: 'file', readOnly: (flags & O_ACCMODE) === O_RDONLY, sizeBytes: stat.size, stat };
   }
-  if (stat.isBlockDevice()) return { kind: 'block-device', readOnly: (flags & O_ACCMODE) === O_RDONLY };
+  if (stat.isBlockDevice()) return { kind: 'block-device', readOnly: (flags & O_ACCMODE) === O_RDONLY, stat };
   throw new BadFileDescriptor(ARGUMENT, `expected a regular file or block device, got ${describeFileKind(stat)}`);
 }
 

@@ -18,6 +18,8 @@ import { statFdCached, type CachedStat } from '../native/stat';
 export interface TrustOptions {
   /** Absolute directories from the configuration. */
   imageDirectories: readonly string[];
+  /** statFdCached of this very fd, when the caller already has it. */
+  image?: CachedStat;
 }
 
 export interface ImageTrust {
@@ -50,7 +52,10 @@ function cachedDirectoryIdentity(directory: string): FileIdentity | undefined {
   }
 }
 
-function checkDirectory(directory: string, name: string, image: CachedStat, parentOfLink: string): ImageTrust | string {
+/** The fd's parent directory, looked up once for all configured directories and only when one of them exists. */
+type ParentIdentity = () => FileIdentity | undefined;
+
+function checkDirectory(directory: string, name: string, image: CachedStat, parentOfLink: string, parentIdentity: ParentIdentity): ImageTrust | string {
   let dirfd: number;
   try {
     dirfd = fs.openSync(directory, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
@@ -60,7 +65,7 @@ function checkDirectory(directory: string, name: string, image: CachedStat, pare
   try {
     const dirStat = fs.fstatSync(dirfd, { bigint: true });
     // The fd's parent must be this directory itself, not a same-named path.
-    const parentStat = cachedDirectoryIdentity(parentOfLink);
+    const parentStat = parentIdentity();
     if (!parentStat) return `${parentOfLink} is gone, or cannot be looked up without asking its file system`;
     if (!sameFile(dirStat, parentStat)) return `not directly inside ${directory}`;
     if (!safelyOwned(dirStat)) return `${directory} is not root-owned or is writable by group/others`;
@@ -87,16 +92,18 @@ export function classifyImage(fd: number, options: TrustOptions): ImageTrust {
     return { trusted: false, path: '', reason: 'the fd has no path' };
   }
   const untrusted = (reason: string): ImageTrust => ({ trusted: false, path: linkPath, reason });
-  const image = statFdCached(fd);
+  const image = options.image ?? statFdCached(fd);
   if (!image.isFile()) return untrusted('not a regular file');
   if (!linkPath.startsWith('/')) return untrusted('the fd is not a file in the mount tree');
 
   const parent = path.dirname(linkPath);
   const name = path.basename(linkPath);
+  let parentLookedUp: { identity: FileIdentity | undefined } | undefined;
+  const parentIdentity = () => (parentLookedUp ??= { identity: cachedDirectoryIdentity(parent) }).identity;
   const reasons: string[] = [];
   for (const directory of options.imageDirectories) {
     if (!path.isAbsolute(directory)) continue;
-    const result = checkDirectory(directory, name, image, parent);
+    const result = checkDirectory(directory, name, image, parent, parentIdentity);
     if (typeof result !== 'string') return result;
     reasons.push(result);
   }

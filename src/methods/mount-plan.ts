@@ -76,7 +76,7 @@ export async function planMount(request: MountRequest, context: PlanContext): Pr
   const info = inspectImageFd(request.imageFd);
   const trust: ImageTrust =
     info.kind === 'file'
-      ? classifyImage(request.imageFd, { imageDirectories: context.imageDirectories })
+      ? classifyImage(request.imageFd, { imageDirectories: context.imageDirectories, image: info.stat })
       : { trusted: false, path: directoryPath(request.imageFd), reason: 'block devices are never trusted' };
   const readOnly = (request.readOnly ?? !trust.trusted) || info.readOnly;
   let attachTarget: MountPlan['attachTarget'];

@@ -3,6 +3,7 @@ import { rootSkipReason, rootTest } from '../helpers/root';
 import fs from 'node:fs';
 import path from 'node:path';
 import { classifyImage } from '../../src/image/trust';
+import { statFdCached } from '../../src/native/stat';
 import { tempDir } from '../helpers/images';
 
 // Trust needs root-owned files; only root can create them.
@@ -45,9 +46,12 @@ const classifies = test.macro({
     const fd = fs.openSync(opened, 'r');
     try {
       c.after?.(opened);
-      const result = classifyImage(fd, { imageDirectories: c.directories?.() ?? [images] });
-      t.is(result.trusted, c.trusted, result.reason);
-      t.regex(result.reason, c.reason);
+      // Mount passes the stat it already took of the fd: the same answer either way.
+      for (const image of [undefined, statFdCached(fd)]) {
+        const result = classifyImage(fd, { imageDirectories: c.directories?.() ?? [images], image });
+        t.is(result.trusted, c.trusted, result.reason);
+        t.regex(result.reason, c.reason);
+      }
     } finally {
       fs.closeSync(fd);
     }
@@ -119,4 +123,18 @@ rootTest('a world-writable image directory confers no trust', classifies, {
   directories: () => [path.join(base, 'open')],
   trusted: false,
   reason: /writable by group\/others/,
+});
+// The fd's parent is looked up once for all configured directories: each
+// directory must still be judged on its own, in order, whatever came first.
+rootTest('a file in the last of several configured directories is trusted, after one that does not exist and one that is elsewhere', classifies, {
+  prepare: (name: string) => file('images', name),
+  directories: () => [path.join(base, 'missing'), path.join(base, 'elsewhere'), images],
+  trusted: true,
+  reason: /inside image directory .*images$/,
+});
+rootTest('a file elsewhere is judged against every configured directory and trusted by none', classifies, {
+  prepare: (name: string) => file('elsewhere', name),
+  directories: () => [images, path.join(base, 'missing'), path.join(base, 'images', 'sub')],
+  trusted: false,
+  reason: /not directly inside .*images; .*missing cannot be opened; not directly inside .*sub/,
 });
