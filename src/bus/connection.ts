@@ -3,7 +3,8 @@
 // reply carrying an fd is refused by the bus and the peer hangs forever
 // (facts.md), so a connection that cannot pass fds is an error here.
 import dbus from 'dbus-next';
-import { installFdAwareReader, claimDeliveredFds, onUndelivered, screenBodies, type BodyScreen, type UndeliveredHandler } from './fd-aware-reader';
+import type { EventEmitter } from 'node:events';
+import { installFdAwareReader, deliverTo, claimDeliveredFds, onUndelivered, screenBodies, type BodyScreen, type UndeliveredHandler } from './fd-aware-reader';
 import { setCloexec } from '../native/fd';
 import { patchUsocketFdWrites } from './usocket-fd-write';
 import { marshalMessage } from './marshal';
@@ -76,6 +77,7 @@ export async function connectBus(opts: { address: string; timeoutMs?: number; re
   installFdAwareReader();
   const requireUnixFd = opts.requireUnixFd ?? true;
   const bus = dbus.sessionBus({ busAddress: opts.address, negotiateUnixFd: true } as never);
+  deliverTo(streamOf(bus), connectionOf(bus) as unknown as EventEmitter);
   bus.on('message', (message: object) => {
     const fds = claimDeliveredFds();
     if (fds.length > 0) fdsByMessage.set(message, fds);

@@ -9,6 +9,8 @@ import { setCloexec, closeQuietly } from '../native/fd';
 import { checkDictKeysUnique } from './dict-keys';
 import { readHeaderFields } from './header-fields';
 import { signatureTrees, type SignatureTree } from './signature-trees';
+import { toMessage } from './incoming-message';
+import type { EventEmitter } from 'node:events';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const dbusMessage = require('dbus-next/lib/message');
@@ -72,6 +74,29 @@ export function screenBodies(stream: object, screen: BodyScreen): void {
 /** Who hears of messages on `stream` that the reader could not deliver. */
 export function onUndelivered(stream: object, handler: UndeliveredHandler): void {
   undeliveredHandlers.set(stream, handler);
+}
+
+const connections = new WeakMap<object, EventEmitter>();
+
+/**
+ * Messages read from `stream` go straight to dbus-next's `connection` as
+ * Messages made by toMessage, which is what dbus-next's own hand-over does
+ * (lib/connection.js), minus the checks of names already found valid.
+ */
+export function deliverTo(stream: object, connection: EventEmitter): void {
+  connections.set(stream, connection);
+}
+
+/** dbus-next's hand-over of a read message to its connection (lib/connection.js), with toMessage. */
+function emitMessage(connection: EventEmitter, raw: Record<string, unknown>): void {
+  let message: unknown;
+  try {
+    message = toMessage(raw);
+  } catch (err) {
+    connection.emit('error', err, `There was an error receiving a message (this is probably a bug in dbus-next): ${String(raw)}`);
+    return;
+  }
+  connection.emit('message', message);
 }
 
 /** fds taken for the message currently being delivered; claimed by `claimDeliveredFds`. */
@@ -169,7 +194,9 @@ export function unmarshalMessages(stream: FdStream, onMessage: (message: Record<
       deliveringFds = fds;
       fds = [];
       delivered = true;
-      onMessage(message);
+      const connection = connections.get(stream);
+      if (connection) emitMessage(connection, message);
+      else onMessage(message);
     } catch (err) {
       // The bus validates every message it routes, yet dbus-next cannot
       // read everything the bus accepts (an 'h' naming an fd that was not
