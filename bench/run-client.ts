@@ -124,31 +124,76 @@ function startLines(argv: string[]): { child: ChildProcess; next: () => Promise<
   return { child, next };
 }
 
-/** One client process with `connections` connections; the daemon's CPU is read after warm-up and at the end. */
-export async function runMultiCall(spec: MultiCallSpec): Promise<MultiCallRun> {
+function multiCallArgs(spec: MultiCallSpec): string[] {
   const args = ['--method', spec.method, '--connections', String(spec.connections), '--calls', String(spec.calls), '--warmup', String(spec.warmup ?? 20)];
   if (spec.parent) args.push('--parent', spec.parent);
   if (spec.image) args.push('--image', spec.image);
   if (spec.destination) args.push('--destination', spec.destination);
   if (spec.action) args.push('--action', spec.action);
-  const client = startLines(multiCallArgv(spec, args));
+  return args;
+}
+
+/** Sends `command` to a warmed-up client and reads the daemon's CPU around the calls it makes. */
+async function timedRun(client: ReturnType<typeof startLines>, spec: MultiCallSpec, command: string): Promise<MultiCallRun> {
+  const endCpu = startCpuMeasure(spec.daemonPid);
+  client.child.stdin!.write(`${command}\n`);
+  const result = (await client.next()) as { samples: Record<string, number[]>; calls: number; wallMs: number };
+  const cpu = endCpu();
+  if (cpu.clock === 'ticks') process.stderr.write(`bench: daemon CPU of a ${spec.method} run read in 10 ms clock ticks: ${cpu.reason}\n`);
+  return {
+    ...result,
+    callsPerSecond: (result.calls * 1000) / result.wallMs,
+    daemonCpuMsPerCall: cpu.ms / result.calls,
+    daemonCpuPercent: (100 * cpu.ms) / result.wallMs,
+    daemonCpu: cpu,
+  };
+}
+
+/** One client process with `connections` connections; the daemon's CPU is read after warm-up and at the end. */
+export async function runMultiCall(spec: MultiCallSpec): Promise<MultiCallRun> {
+  const client = startLines(multiCallArgv(spec, multiCallArgs(spec)));
   try {
     await client.next();
-    const endCpu = startCpuMeasure(spec.daemonPid);
-    client.child.stdin!.write('go\n');
-    const result = (await client.next()) as { samples: Record<string, number[]>; calls: number; wallMs: number };
-    const cpu = endCpu();
-    if (cpu.clock === 'ticks') process.stderr.write(`bench: daemon CPU of a ${spec.method} run read in 10 ms clock ticks: ${cpu.reason}\n`);
-    return {
-      ...result,
-      callsPerSecond: (result.calls * 1000) / result.wallMs,
-      daemonCpuMsPerCall: cpu.ms / result.calls,
-      daemonCpuPercent: (100 * cpu.ms) / result.wallMs,
-      daemonCpu: cpu,
-    };
+    return await timedRun(client, spec, 'go');
   } finally {
     if (client.child.exitCode === null) client.child.kill('SIGKILL');
   }
+}
+
+export interface MultiCallSession {
+  /** `calls` more calls per connection on the same warmed-up connections, with the daemon's CPU read around them. */
+  run(calls: number): Promise<MultiCallRun>;
+  close(): Promise<void>;
+}
+
+/**
+ * A client that stays: warmed up once (spec.warmup), then timed in as
+ * many short runs as asked. Two daemons can so take turns every few dozen
+ * calls, each on a connection of its own that stays open, with no client
+ * start-up between turns.
+ */
+export async function startMultiCall(spec: MultiCallSpec): Promise<MultiCallSession> {
+  const client = startLines(multiCallArgv(spec, multiCallArgs(spec)));
+  try {
+    await client.next();
+  } catch (err) {
+    if (client.child.exitCode === null) client.child.kill('SIGKILL');
+    throw err;
+  }
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    run: (calls) => {
+      const run = queue.then(() => timedRun(client, spec, `go ${calls}`));
+      queue = run.catch(() => {});
+      return run;
+    },
+    close: async () => {
+      if (client.child.exitCode !== null) return;
+      const closed = new Promise((resolve) => client.child.once('close', resolve));
+      client.child.stdin!.end();
+      await closed;
+    },
+  };
 }
 
 /** Makes live namespaces and attachments that stay until `release`. */

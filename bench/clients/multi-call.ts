@@ -4,7 +4,9 @@
 // Runs as whichever user it was started as. After warm-up it prints
 // {"ready":true}, waits for a line on stdin, runs --calls calls per
 // connection and prints one JSON line: samples (ms) per method, calls and
-// the wall time of the timed part.
+// the wall time of the timed part. Given "go N" lines instead of "go", it
+// runs N calls per connection and prints such a line for each, until
+// stdin closes.
 //
 //   --method Ping | ListUserNamespaces | ListMounts | AllocateUserNamespace |
 //            MakeDirectory | IdmapDirectory | Mount | AttachTo | UnmountAttached |
@@ -164,7 +166,8 @@ function attachTarget(setup: Setup, name: string): string {
 let attached: string[] | undefined;
 
 function nextAttached(setup: Setup): string {
-  if (!attached) {
+  // Read again once used up: a client that stays for many runs unmounts what a later AttachTo run made.
+  if (!attached || attached.length === 0) {
     const dir = path.join(setup.parent!, 'targets');
     attached = fs.readdirSync(dir).filter((name) => name.startsWith('attached-')).map((name) => path.join(dir, name));
   }
@@ -216,8 +219,21 @@ async function main(): Promise<void> {
     },
   });
   const lines = readline.createInterface({ input: process.stdin });
-  const nextLine = new Promise<void>((resolve) => lines.once('line', () => resolve()));
   const stdinClosed = new Promise<void>((resolve) => lines.once('close', () => resolve()));
+  const commands: string[] = [];
+  const waiting: Array<(line: string | undefined) => void> = [];
+  let closed = false;
+  lines.on('line', (line) => {
+    const waiter = waiting.shift();
+    if (waiter) waiter(line);
+    else commands.push(line);
+  });
+  lines.once('close', () => {
+    closed = true;
+    for (const waiter of waiting.splice(0)) waiter(undefined);
+  });
+  const nextCommand = (): Promise<string | undefined> =>
+    commands.length > 0 ? Promise.resolve(commands.shift()) : closed ? Promise.resolve(undefined) : new Promise((resolve) => waiting.push(resolve));
   const setup: Setup = { parent: values.parent, image: values.image, destination: values.destination!, tag: values.tag!, action: values.action };
   const holdCounts = { namespaces: Number(values['hold-namespaces']), attachments: Number(values['hold-attachments']) };
   if (holdCounts.namespaces > 0 || holdCounts.attachments > 0) {
@@ -240,16 +256,25 @@ async function main(): Promise<void> {
     for (let k = 0; k < Number(values.warmup); k++) await one();
   }));
   process.stdout.write(JSON.stringify({ ready: true }) + '\n');
-  await nextLine;
-  const perConnection = Number(values.calls);
-  const start = nowMs();
-  await Promise.all(calls.map(async (one) => {
-    for (let k = 0; k < perConnection; k++) await one();
-  }));
-  const wallMs = nowMs() - start;
+  // "go": --calls calls per connection, then exit. "go N": N calls per
+  // connection and a result line, as often as asked, until stdin closes
+  // (the scale section alternates two daemons every few dozen calls).
+  for (;;) {
+    const line = await nextCommand();
+    if (line === undefined) break;
+    const repeat = /^go (\d+)$/.exec(line);
+    const perConnection = repeat ? Number(repeat[1]) : Number(values.calls);
+    for (const key of Object.keys(samples)) delete samples[key];
+    const start = nowMs();
+    await Promise.all(calls.map(async (one) => {
+      for (let k = 0; k < perConnection; k++) await one();
+    }));
+    const wallMs = nowMs() - start;
+    process.stdout.write(JSON.stringify({ samples, calls: perConnection * connections, wallMs }) + '\n');
+    if (!repeat) break;
+  }
   lines.close();
   for (const bus of buses) bus.disconnect();
-  process.stdout.write(JSON.stringify({ samples, calls: perConnection * connections, wallMs }) + '\n');
 }
 
 main().then(

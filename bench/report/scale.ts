@@ -3,11 +3,12 @@
 // each at most 1.2x its empty-registry cost, in daemon CPU per call (steady
 // on a noisy machine) and p50.
 //
-// Two daemons, each on a stack of its own, measured in alternating rounds
-// like the Ping rounds: "empty" keeps an empty registry, "at scale" holds
-// the other user's records. Both start fresh, get the same untimed warm-up,
-// then take turns, so that JIT compilation still going on and the
-// machine's load changing over minutes fall on both halves alike.
+// Two daemons, each on a stack of its own: "empty" keeps an empty
+// registry, "at scale" holds the other user's records. Both start fresh,
+// get the same untimed warm-up, then take turns of 25 calls, so that JIT
+// compilation still going on and the machine's load changing over
+// seconds fall on both halves alike; the rounds only group the turns to
+// show the spread.
 // Measured one after the other, minutes apart, the same build gave 1.64x
 // and 0.83x (docs/PERFORMANCE.md). Each daemon's scratch directory is a
 // tmpfs of its own, so the held attachments share the file system of the
@@ -15,7 +16,7 @@
 // open_tree walk over them is part of that half and is shown apart.
 import fs from 'node:fs';
 import path from 'node:path';
-import { holdState, runMultiCall, type MultiCallRun } from '../run-client';
+import { holdState, startMultiCall, type MultiCallSession, type MultiCallSpec } from '../run-client';
 import { summarize, type LatencyStats } from '../stats';
 import { closeQuietly } from '../../src/native/fd';
 import { O_DIRECTORY, O_PATH } from '../../src/native/dirfd';
@@ -97,55 +98,83 @@ const UNMOUNT = 'Unmount';
 const LIST = `ListMounts (a caller with ${SCALE.callerAttachments} attachments)`;
 const CALLS = [ALLOCATE, ATTACH, UNMOUNT, LIST];
 
-const tally = (run: MultiCallRun, label: string): Tally => ({
-  samples: run.samples[label] ?? [],
-  cpuMs: run.daemonCpu.ms,
-  tickMs: run.daemonCpu.tickMs,
-  calls: run.calls,
-});
 
 /**
- * Untimed calls before each kind's timed ones. A daemon that sat idle
- * while the other was measured has run its idle collection (a compacting
- * full GC, src/daemon/idle-collect.ts), and its next calls cost more: with
- * 20 such calls, whichever daemon came second in a round, after the wait,
- * paid up to 0.5 ms per call more over 375 AllocateUserNamespace calls.
+ * Untimed calls of each kind on both daemons once the "at scale" one is
+ * populated. A daemon that sat idle meanwhile has run its idle collection
+ * (a compacting full GC, src/daemon/idle-collect.ts), and its next calls
+ * cost more: up to 0.5 ms per AllocateUserNamespace call over 375 calls.
  */
 const WARMUP_PER_RUN = 100;
 
-/** The kinds of call the target names, `calls` of each, as root except ListMounts (a caller with 10 records). */
-async function measure(half: Half, users: ScaleContext['users'], calls: number): Promise<Measured> {
-  const { address, daemonPid } = half.daemon;
-  const warmup = Math.min(WARMUP_PER_RUN, calls);
-  const out: Measured = {};
-  out[ALLOCATE] = tally(await runMultiCall({ address, method: 'AllocateUserNamespace', connections: 1, calls, warmup, daemonPid }), 'AllocateUserNamespace');
-  Object.assign(out, await attachThenUnmount(half, calls, warmup));
-  out[LIST] = tally(await runMultiCall({ address, user: users.alice, method: 'ListMounts', connections: 1, calls, warmup, daemonPid }), 'ListMounts');
-  return out;
+/**
+ * Calls of one kind that one daemon makes before the other takes its
+ * turn. Load on a shared machine comes and goes over seconds: with one
+ * turn of 375 calls per kind and round, a burst that hit one daemon's
+ * turn and not the other's moved a round's ratio by 0.3-0.6x at load 5-13
+ * (docs/PERFORMANCE.md, "Fifth stop"); turns this short put both daemons
+ * under the same load. Each turn reads the daemon's CPU (schedstat, ns)
+ * around its calls only.
+ */
+const TURN = 25;
+
+/** One client of each kind per daemon, warmed up once and staying for every round: no client start-up between turns. */
+interface Clients {
+  allocate: MultiCallSession;
+  attach: MultiCallSession;
+  unmount: MultiCallSession;
+  list: MultiCallSession;
 }
 
-/** Attachments of root at a time while measuring: few, so root's own mounts barely add to the registry being measured. */
-const ATTACH_BATCH = 100;
+/** Each kind: its row, its client, the label of its samples. */
+const KINDS: ReadonlyArray<readonly [string, keyof Clients, string]> = [
+  [ALLOCATE, 'allocate', 'AllocateUserNamespace'],
+  [ATTACH, 'attach', 'IdmapDirectory+AttachTo'],
+  [UNMOUNT, 'unmount', 'Unmount'],
+  [LIST, 'list', 'ListMounts'],
+];
 
 /**
- * IdmapDirectory with AttachTo and Unmount, each with a daemon CPU figure
- * of its own: batches of at most ATTACH_BATCH attachments, then their unmounts.
+ * The kinds of call the target names, as root except ListMounts (alice,
+ * who owns 10 records). AttachTo leaves each attachment in place, and the
+ * Unmount client unmounts them, so the unmount client starts (and warms
+ * up on what the attach client's warm-up made) after it.
  */
-async function attachThenUnmount(half: Half, calls: number, firstWarmup: number): Promise<Measured> {
-  const out: Measured = { [ATTACH]: { samples: [], cpuMs: 0, tickMs: 0, calls: 0 }, [UNMOUNT]: { samples: [], cpuMs: 0, tickMs: 0, calls: 0 } };
-  const common = { address: half.daemon.address, connections: 1, parent: half.dirs.root, daemonPid: half.daemon.daemonPid };
-  for (let done = 0; done < calls; ) {
-    const batch = Math.min(ATTACH_BATCH, calls - done);
-    // The unmounts' warm-up removes as many attachments as the attaches' warm-up made.
-    const warmup = done === 0 ? firstWarmup : 5;
-    for (const [key, method, label] of [[ATTACH, 'AttachTo', 'IdmapDirectory+AttachTo'], [UNMOUNT, 'UnmountAttached', 'Unmount']] as const) {
-      const run = tally(await runMultiCall({ ...common, calls: batch, warmup, method }), label);
-      out[key].samples.push(...run.samples);
-      out[key].cpuMs += run.cpuMs;
-      out[key].tickMs += run.tickMs;
-      out[key].calls += run.calls;
+async function startClients(half: Half, users: ScaleContext['users'], warmup: number, opened: MultiCallSession[]): Promise<Clients> {
+  const common = { address: half.daemon.address, connections: 1, calls: 0, warmup, daemonPid: half.daemon.daemonPid };
+  const start = async (spec: Omit<MultiCallSpec, keyof typeof common> & Partial<MultiCallSpec>) => {
+    const session = await startMultiCall({ ...common, ...spec });
+    opened.push(session);
+    return session;
+  };
+  const allocate = await start({ method: 'AllocateUserNamespace' });
+  const attach = await start({ method: 'AttachTo', parent: half.dirs.root });
+  const unmount = await start({ method: 'UnmountAttached', parent: half.dirs.root });
+  const list = await start({ method: 'ListMounts', user: users.alice });
+  return { allocate, attach, unmount, list };
+}
+
+/**
+ * `calls` calls of each kind on each daemon, in turns of TURN: each kind
+ * on both daemons (which goes first alternates), then the next kind. An
+ * Unmount turn removes what the AttachTo turn before it attached, so root
+ * never holds more than TURN attachments of its own.
+ */
+async function measureTurns(clients: Record<'empty' | 'atScale', Clients>, calls: number): Promise<Record<'empty' | 'atScale', Measured>> {
+  const out: Record<'empty' | 'atScale', Measured> = { empty: {}, atScale: {} };
+  for (let done = 0, turn = 0; done < calls; done += TURN, turn++) {
+    const n = Math.min(TURN, calls - done);
+    const order = turn % 2 === 0 ? (['atScale', 'empty'] as const) : (['empty', 'atScale'] as const);
+    for (const [key, client, label] of KINDS) {
+      for (const which of order) {
+        const run = await clients[which][client].run(n);
+        const total = (out[which][key] ??= { samples: [], cpuMs: 0, tickMs: 0, calls: 0 });
+        total.samples.push(...(run.samples[label] ?? []));
+        total.cpuMs += run.daemonCpu.ms;
+        total.tickMs += run.daemonCpu.tickMs;
+        total.calls += run.calls;
+      }
     }
-    done += batch;
   }
   return out;
 }
@@ -203,6 +232,7 @@ export async function measureScale(ctx: ScaleContext, log: (line: string) => voi
   const empty = halfOf(ctx.empty, ctx.users);
   const atScale = halfOf(ctx.atScale, ctx.users);
   const releases: Array<() => Promise<void>> = [];
+  const sessions: MultiCallSession[] = [];
   try {
     for (const half of [empty, atScale]) {
       const alices = await holdState({ address: half.daemon.address, user: ctx.users.alice, namespaces: 0, attachments: SCALE.callerAttachments, parent: half.dirs.alice });
@@ -210,27 +240,27 @@ export async function measureScale(ctx: ScaleContext, log: (line: string) => voi
     }
     // The same untimed history on both daemons, so neither is measured while still compiling.
     const warmupCalls = Math.min(WARMUP_CALLS, ctx.calls);
-    for (const half of [empty, atScale]) await measure(half, ctx.users, warmupCalls);
+    const clients = {
+      empty: await startClients(empty, ctx.users, warmupCalls, sessions),
+      atScale: await startClients(atScale, ctx.users, warmupCalls, sessions),
+    };
     const started = Date.now();
     const bobs = await holdState({ address: ctx.atScale.address, user: ctx.users.bob, namespaces: ctx.size, attachments: ctx.size, parent: ownedDir(ctx.atScale.scratchDir, 'scale-bob', ctx.users.bob) });
     releases.push(bobs.release);
     const populateSeconds = (Date.now() - started) / 1000;
-    log(`${ctx.size} namespaces + ${ctx.size} attachments made in ${populateSeconds.toFixed(1)} s; ${ctx.rounds} rounds of ${Math.ceil(ctx.calls / ctx.rounds)} calls of each kind per daemon, after ${warmupCalls} untimed`);
+    log(
+      `${ctx.size} namespaces + ${ctx.size} attachments made in ${populateSeconds.toFixed(1)} s; ${ctx.rounds} rounds of ${Math.ceil(ctx.calls / ctx.rounds)} calls ` +
+        `of each kind per daemon in turns of ${TURN}, after ${warmupCalls} untimed`,
+    );
 
-    // Every timed measurement of a daemon comes right after one of the
-    // other's, so each sat idle exactly as long. Alternating A B, B A
-    // instead left the second of a round idle twice as long, and that one
-    // paid up to 0.5 ms more per AllocateUserNamespace call in every round
-    // (not explained yet; the idle collection and the 30 s reclaim sweep
-    // are the suspects); hence the untimed pass of the empty daemon first.
     const perRound = Math.ceil(ctx.calls / ctx.rounds);
-    await measure(empty, ctx.users, perRound);
+    await measureTurns(clients, Math.min(WARMUP_PER_RUN, perRound));
     const totals = { empty: {} as Measured, atScale: {} as Measured };
     const floors = { empty: [] as Array<{ hot: number; cold: number }>, atScale: [] as Array<{ hot: number; cold: number }> };
     const rounds: Record<string, { emptyCpuMs: number; atScaleCpuMs: number }[]> = Object.fromEntries(CALLS.map((c) => [c, []]));
     const tickRatios: Record<string, number[]> = Object.fromEntries(CALLS.map((c) => [c, []]));
     for (let round = 0; round < ctx.rounds; round++) {
-      const measured = { atScale: await measure(atScale, ctx.users, perRound), empty: await measure(empty, ctx.users, perRound) };
+      const measured = await measureTurns(clients, perRound);
       for (const call of CALLS) {
         const e = measured.empty[call];
         const s = measured.atScale[call];
@@ -269,6 +299,7 @@ export async function measureScale(ctx: ScaleContext, log: (line: string) => voi
       },
     };
   } finally {
+    for (const session of sessions) await session.close();
     for (const release of releases.reverse()) await release();
   }
 }
@@ -309,7 +340,7 @@ export function renderScale(scale: ScaleReport): string[] {
     `## Scale: empty registry vs ${scale.namespaces} live namespaces + ${scale.attachments} attachments`,
     '',
     `Two daemons on stacks of their own, one with an empty registry and one holding another user's ${scale.namespaces} namespaces and ${scale.attachments} attachments ` +
-      `(made in ${scale.populateSeconds.toFixed(1)} s, one call after another), measured in alternating rounds (at scale, then empty) after ${scale.warmupCalls ?? 0} untimed calls of each kind on each.`,
+      `(made in ${scale.populateSeconds.toFixed(1)} s, one call after another), measured in turns of ${TURN} calls of each kind, the two daemons alternating, after ${scale.warmupCalls ?? 0} untimed calls of each kind on each; the rounds group the turns.`,
     '',
     '| call | empty: CPU ms/call | empty: p50 ms | at scale: CPU ms/call | at scale: p50 ms | CPU ratio | p50 ratio | CPU ratio per round |',
     '|---|---:|---:|---:|---:|---:|---:|---|',
