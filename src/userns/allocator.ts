@@ -103,8 +103,7 @@ export class UserNamespaceAllocator {
     let fd = -1;
     try {
       return this.pending.around(() => this.opts.store.update((state, freed) => {
-        this.sweeper.some(state, freed);
-        this.sweeper.own(state, freed, request.ownerUid);
+        this.sweeper.beforeAllocation(state, freed, request.ownerUid);
         this.ensureNameFree(state, freed, request.ownerUid, request.name);
         this.ensureQuota(state, freed, request.ownerUid);
         const base = pickBlock(state, freed, request.ownerUid, {

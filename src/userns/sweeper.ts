@@ -46,12 +46,22 @@ export class NamespaceSweeper {
   constructor(private readonly opts: SweeperOptions) {}
 
   /**
+   * The sweep of an allocation: a few records of anyone's and a few of the
+   * requester's own. Both rounds walk the table in the same order, so with
+   * one busy user they offer the same records: each is probed once.
+   */
+  beforeAllocation(state: RegistryState, freed: FreedBlocks, ownerUid: number): void {
+    const checked = this.some(state, freed);
+    this.own(state, freed, ownerUid, checked);
+  }
+
+  /**
    * Checks a few records per allocation, round robin, so a busy daemon
    * keeps its registry as small as its live namespaces between full sweeps
-   * (each check costs a few microseconds).
+   * (each check costs a few microseconds). Returns the records checked.
    */
-  some(state: RegistryState, freed: FreedBlocks): void {
-    if (state.namespaces.size === 0) return;
+  some(state: RegistryState, freed: FreedBlocks): NamespaceRecord[] {
+    if (state.namespaces.size === 0) return [];
     // Resume after the last record checked, in the table's (insertion) order.
     let iterator = this.iterator;
     const picked: NamespaceRecord[] = [];
@@ -67,6 +77,7 @@ export class NamespaceSweeper {
     }
     this.iterator = iterator;
     this.reclaimGone(state, freed, picked);
+    return picked;
   }
 
   /**
@@ -74,7 +85,7 @@ export class NamespaceSweeper {
    * of namespaces it closed come back to it at the same pace however many
    * records other users hold.
    */
-  own(state: RegistryState, freed: FreedBlocks, ownerUid: number): void {
+  own(state: RegistryState, freed: FreedBlocks, ownerUid: number, alreadyChecked: readonly NamespaceRecord[] = []): void {
     const picked: NamespaceRecord[] = [];
     const count = Math.min(OWN_SWEEP_PER_ALLOCATION, state.namespaces.countWhere('ownerUid', ownerUid));
     let iterator = this.ownIterators.get(ownerUid);
@@ -90,7 +101,7 @@ export class NamespaceSweeper {
     }
     if (iterator && count > 0) this.ownIterators.set(ownerUid, iterator);
     else this.ownIterators.delete(ownerUid);
-    this.reclaimGone(state, freed, picked);
+    this.reclaimGone(state, freed, alreadyChecked.length ? picked.filter((r) => !alreadyChecked.includes(r)) : picked);
   }
 
   /** Frees the blocks of every namespace that is gone. */
