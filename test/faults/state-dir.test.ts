@@ -85,10 +85,12 @@ function stateFiles(): Record<string, string> {
 
 /**
  * registry.json and registry.journal are byte for byte what they were
- * and parse; no temporary file is left. freed.log is written before the
- * journal, so it may only have been appended to, and then only with blocks
- * the registry still lists: a block in use is never taken from the log,
- * and anything else appended would be a block handed out twice later.
+ * and parse; no temporary file is left. freed.log is appended to only
+ * when a compaction folds the journal's frees into it, before the new
+ * snapshot; a failed compaction may leave it appended to, and then only
+ * with blocks the registry still lists: a block in use is never taken from
+ * the log, and anything else appended would be a block handed out twice
+ * later.
  */
 function assertStateKept(t: ExecutionContext, before: Record<string, string>): void {
   const after = stateFiles();
