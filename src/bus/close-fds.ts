@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { closeOffThread, closeQuietly } from '../native/fd';
 import { mayWaitForServer } from '../native/file-system-server';
 import type { OffThread } from '../native/off-thread';
+import type { KnownCloses } from './method';
 import { statFdCached, type CachedStat } from '../native/stat';
 
 /** A uid to charge when the caller could not be identified. */
@@ -51,6 +52,8 @@ export interface CloseOptions {
   uid: () => Promise<number>;
   /** Told when an off-thread close fails (it never should: the fd was the message's). */
   onError: (err: unknown) => void;
+  /** What the method already found out about some of these fds; the others are looked at here. */
+  known?: KnownCloses;
 }
 
 /**
@@ -60,7 +63,7 @@ export interface CloseOptions {
 export function closeMessageFds(fds: readonly number[], options: CloseOptions): void {
   const slow: number[] = [];
   for (const fd of fds) {
-    if (closeMayWait(fd)) slow.push(fd);
+    if (options.known?.get(fd) ?? closeMayWait(fd)) slow.push(fd);
     else closeQuietly(fd);
   }
   if (slow.length === 0) return;

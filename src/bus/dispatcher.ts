@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { MessageBus } from './connection';
 import { onUndeliveredMessage, screenMessageBodies, takeMessageFds } from './connection';
 import type { CallerDirectory } from './caller';
-import type { AnyMethodDefinition, CallContext, MethodReply } from './method';
+import type { AnyMethodDefinition, CallContext, KnownCloses, MethodReply } from './method';
 import { Introspection } from './introspection';
 import { DuplicateDictKey } from './dict-keys';
 import { BusError, takesNoArguments, unknownMethod, unknownObject } from './bus-error';
@@ -31,6 +31,10 @@ const SIGNAL = 4;
 const BUS_DRIVER = 'org.freedesktop.DBus';
 
 type Message = dbus.Message;
+/** What a call's steps found out that its fd closing can use, instead of looking again. */
+interface Learned {
+  closes?: KnownCloses;
+}
 
 export interface DispatcherOptions {
   bus: MessageBus;
@@ -163,11 +167,12 @@ export class Dispatcher {
     }
     this.inFlight++;
     const started = process.hrtime.bigint();
-    const settled = this.route(msg, fds, started).catch((err: unknown) => {
+    const learned: Learned = {};
+    const settled = this.route(msg, fds, started, learned).catch((err: unknown) => {
       this.replyError(msg, err, { method: msg.member, started });
     });
     void settled.finally(() => {
-      this.closeFds(msg, fds);
+      this.closeFds(msg, fds, learned.closes);
       this.inFlight--;
       this.lastActivity = Date.now();
       if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -191,7 +196,7 @@ export class Dispatcher {
     }
   }
 
-  private closeFds(msg: Message, fds: number[]): void {
+  private closeFds(msg: Message, fds: number[], known?: KnownCloses): void {
     const offThread = this.opts.offThread;
     if (!offThread) {
       for (const fd of fds) closeQuietly(fd);
@@ -201,10 +206,11 @@ export class Dispatcher {
       offThread,
       uid: async () => (await this.opts.callers.lookup(msg.sender)).uid,
       onError: (err) => this.opts.log.error({ err, member: msg.member }, 'could not close a file the caller passed'),
+      known,
     });
   }
 
-  private async route(msg: Message, fds: number[], started: bigint): Promise<void> {
+  private async route(msg: Message, fds: number[], started: bigint, learned: Learned): Promise<void> {
     const path = msg.path ?? '';
     const iface = msg.interface;
     if (iface === INTROSPECTABLE || (!iface && msg.member === 'Introspect')) {
@@ -221,10 +227,10 @@ export class Dispatcher {
     }
     const method = this.methods.get(msg.member ?? '');
     if (!method) throw unknownMethod(msg);
-    return this.runMethod(method, msg, fds, started);
+    return this.runMethod(method, msg, fds, started, learned);
   }
 
-  private async runMethod(method: AnyMethodDefinition, msg: Message, fds: number[], started: bigint): Promise<void> {
+  private async runMethod(method: AnyMethodDefinition, msg: Message, fds: number[], started: bigint, learned: Learned): Promise<void> {
     const log: CallLog = { method: method.name, started, readsOnly: method.readsOnly };
     let params: unknown;
     let parsed = false;
@@ -248,6 +254,7 @@ export class Dispatcher {
       params = method.parse(msg.body ?? [], ctx);
       parsed = true;
       const checked: unknown = await method.checkFds?.(params, ctx);
+      learned.closes = method.knownCloses?.(params, checked);
       const choice = method.chooseAction(params, ctx, checked);
       log.action = choice.action;
       if (caller.uid === 0) {

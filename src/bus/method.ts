@@ -51,7 +51,16 @@ interface MethodSteps<P, C> {
   act(params: P, ctx: CallContext, checked: C): Promise<MethodReply> | MethodReply;
   /** Releases what parse/checkFds acquired beyond the message's own fds; runs on every path. */
   release?(params: P): void;
+  /**
+   * What checkFds already learned about closing some of the message's fds
+   * (fd → whether its close may wait: close-fds.ts), so the dispatcher
+   * need not look again. Asked only after checkFds succeeded.
+   */
+  knownCloses?(params: P, checked: C): KnownCloses;
 }
+
+/** fd → whether closing it may wait for someone the caller controls; a property of the open file, fixed once found. */
+export type KnownCloses = ReadonlyMap<number, boolean>;
 
 /** Check the kind and ownership of passed fds before any authorization, and return what was found. */
 // A promise when the checks must look where a caller's file system may keep

@@ -82,6 +82,10 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
         trustedDissections,
       });
     },
+    // The image fd's close may wait exactly when reading it may (a block
+    // device, or a file on a file system that may wait for a server): the
+    // same statx and statmount close-fds.ts would make again.
+    knownCloses: (params, plan) => new Map([[params.imageFd, plan.mayWaitForServer]]),
     chooseAction(params, _ctx, plan) {
       // MountOptions reach a filesystem driver parsing an image: never the
       // cheap action, whoever vouched for the image.

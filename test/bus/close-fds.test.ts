@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { closeMayWait } from '../../src/bus/close-fds';
-import { closeQuietly } from '../../src/native/fd';
+import { closeMayWait, closeMessageFds } from '../../src/bus/close-fds';
+import { closeQuietly, fdStatusFlags } from '../../src/native/fd';
+import { OffThread } from '../../src/native/off-thread';
 import { O_PATH } from '../../src/native/flags';
 import { openTreeClone } from '../../src/native/mount-api';
 import { rootTest } from '../helpers/root';
@@ -58,3 +59,46 @@ rootTest('closing a directory of a detached mount may wait', (t) => {
     closeQuietly(dirFd);
   }
 });
+
+function isOpen(fd: number): boolean {
+  try {
+    fdStatusFlags(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A method that already found out (Mount, for its image: mount.ts) tells
+// the dispatcher, which then does not look again: its answer decides.
+const knownCases: Array<[string, () => number, boolean]> = [
+  ['a character device said never to wait is closed at once', () => fs.openSync('/dev/null', 'r'), false],
+  ['a local file said to wait goes to the pool', () => fs.openSync(path.join(dir, 'file'), 'r'), true],
+];
+
+for (const [title, open, mayWait] of knownCases) {
+  test(title, async (t) => {
+    const fd = open();
+    t.not(closeMayWait(fd), mayWait, 'the case must differ from what close-fds would find itself');
+    let uidAsked = false;
+    const offThread = new OffThread({ perUid: 1, timeoutMs: 10000 });
+    closeMessageFds([fd], {
+      offThread,
+      uid: async () => {
+        uidAsked = true;
+        return 0;
+      },
+      onError: (err) => t.fail(String(err)),
+      known: new Map([[fd, mayWait]]),
+    });
+    // Only a close on the pool asks whom to charge.
+    t.is(uidAsked, mayWait);
+    if (!mayWait) {
+      t.false(isOpen(fd), 'closed before closeMessageFds returned');
+      return;
+    }
+    // Closed on the pool, a moment later.
+    while (isOpen(fd)) await new Promise((resolve) => setImmediate(resolve));
+    t.false(isOpen(fd));
+  });
+}

@@ -10,11 +10,15 @@ import { rootTest } from '../helpers/root';
 import { makeExt4, tempDir } from '../helpers/images';
 import { removeTree } from '../helpers/cleanup';
 import { imageMayWaitForServer, inspectImageFd } from '../../src/image/image-fd';
+import { closeMayWait } from '../../src/bus/close-fds';
 
+/** Also checks that Mount's answer is the dispatcher's for closing the image (mount.ts knownCloses). */
 function mayWait(file: string): boolean {
   const fd = fs.openSync(file, 'r');
   try {
-    return imageMayWaitForServer(fd, inspectImageFd(fd));
+    const answer = imageMayWaitForServer(fd, inspectImageFd(fd));
+    if (answer !== closeMayWait(fd)) throw new Error(`${file}: reading may wait ${answer}, closing ${!answer}`);
+    return answer;
   } finally {
     fs.closeSync(fd);
   }
