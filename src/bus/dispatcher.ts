@@ -274,7 +274,7 @@ export class Dispatcher {
       if (this.opts.callers.hasVanished(caller.sender)) throw new NotAuthorized('The app left the bus before nsmountd could answer, so nothing was done.');
       // act waits for the registry without stalling other calls; the steps
       // before it only read it, and fail at once while another process holds it.
-      const guard = this.opts.guardStep ?? (async <T>(step: () => T) => step());
+      const guard = (!method.actLeavesRegistryAlone?.(params) && this.opts.guardStep) || (async <T>(step: () => T) => step());
       const reply = await guard(() => method.act(params, ctx, checked));
       // Work that outlives the reply must have someone to receive it; a caller
       // who gave up meanwhile (a client timeout during a slow password) must

@@ -57,6 +57,12 @@ interface MethodSteps<P, C> {
    * need not look again. Asked only after checkFds succeeded.
    */
   knownCloses?(params: P, checked: C): KnownCloses;
+  /**
+   * True when act, for these params, neither reads nor writes the
+   * registry: the dispatcher then runs it without taking the registry lock
+   * (guardStep), which would protect nothing stored.
+   */
+  actLeavesRegistryAlone?(params: P): boolean;
 }
 
 /** fd → whether closing it may wait for someone the caller controls; a property of the open file, fixed once found. */

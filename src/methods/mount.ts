@@ -86,6 +86,9 @@ export function mount(deps: MountDependencies): MethodDefinition<Params, MountPl
     // device, or a file on a file system that may wait for a server): the
     // same statx and statmount close-fds.ts would make again.
     knownCloses: (params, plan) => new Map([[params.imageFd, plan.mayWaitForServer]]),
+    // Only an attachment is stored (its limit read, its record written,
+    // attachments.ts); the image, its loop devices and detached mounts are not.
+    actLeavesRegistryAlone: (params) => params.attachToFd === undefined,
     chooseAction(params, _ctx, plan) {
       // MountOptions reach a filesystem driver parsing an image: never the
       // cheap action, whoever vouched for the image.
