@@ -45,7 +45,8 @@ class KnownValid {
     if (!name) return true;
     if (this.names.has(name as string)) return true;
     if (!this.isValid(name)) return false;
-    if (this.names.size < MAX_REMEMBERED_NAMES) this.names.add(name as string);
+    // Unique names (":1.42") pass dbus-next's check at once and come and go with their connections.
+    if (this.names.size < MAX_REMEMBERED_NAMES && typeof name === 'string' && !name.startsWith(':')) this.names.add(name as string);
     return true;
   }
 }

@@ -25,6 +25,10 @@ const MAX_INT64 = 2n ** 63n - 1n;
 const MIN_INT64 = -(2n ** 63n - 1n);
 const MAX_UINT64 = 2n ** 64n - 1n;
 
+const INITIAL_BYTES = 4096;
+/** A writer's buffer grown past this for one message is dropped after it. */
+const MAX_KEPT_BYTES = 256 * 1024;
+
 /** Strings up to this length are copied by writeShort. */
 const SHORT_STRING = 64;
 
@@ -38,7 +42,7 @@ function decline(): never {
 
 /** A growing byte buffer reused between messages; padding is written as zeros. */
 class Writer {
-  buf = Buffer.alloc(4096);
+  buf = Buffer.alloc(INITIAL_BYTES);
   pos = 0;
 
   ensure(n: number): void {
@@ -322,6 +326,8 @@ export function marshalDirectly(msg: dbus.Message): [Buffer, number[]] | undefin
   } finally {
     body.pos = 0;
     header.pos = 0;
+    // One big reply must not keep its buffer for the daemon's lifetime.
+    if (body.buf.length > MAX_KEPT_BYTES) body.buf = Buffer.alloc(INITIAL_BYTES);
   }
 }
 

@@ -104,6 +104,7 @@ test('nested variants and dicts', direct, method({
 }));
 test('fds, indexed in order', direct, method({ signature: 'hah(hh)', body: [10, [11, 12], [13, 10]] }));
 test('a body larger than the reused buffer', direct, method({ signature: 'a{ss}', body: [Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`key${i}`, 'v'.repeat(i % 7)]))] }));
+test('a body larger than the buffer the writer keeps', direct, method({ signature: 'sas', body: ['ü'.repeat(200000), ['x', 'y']] }));
 test('the largest serial', direct, serial(reply('u', [1]), 0xffffffff));
 
 // What dbus-next writes in its own way or refuses: the same result either way.
@@ -132,6 +133,12 @@ test('no serial', declined, () => dbus.Message.newMethodReturn(call, '', []));
 test('a stale unixFd from an earlier marshalling', declined, () => Object.assign(reply('', [])(), { unixFd: 1 }));
 test('a reply serial that is not a number', declined, () => Object.assign(reply('', [])(), { replySerial: '5' }));
 test('a string path', declined, () => Object.assign(method({})(), { path: 5 }));
+
+test('after a message too large to keep the buffer for, the next is written whole', (t) => {
+  const make = reply('a{sv}', [{ a: V('s', 'x'), b: V('u', 3) }]);
+  t.truthy(marshalDirectly(method({ signature: 's', body: ['z'.repeat(400000)] })()));
+  t.deepEqual(marshalDirectly(make()), marshallMessage(make()));
+});
 
 test('messages written one after another do not share bytes', (t) => {
   const first = marshalDirectly(reply('s', ['x'.repeat(100)])())!;
